@@ -1,0 +1,45 @@
+"""The core's own plain implementations of the call-through hooks.
+
+Registered by every plugin manager with ``trylast``, so any plugin can wrap or replace them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pld_core.hookspecs import hookimpl
+from pld_core.interfaces import DatasetLoader, ModelPersister
+
+
+@hookimpl(trylast=True)
+def pld_load_data(loader: DatasetLoader) -> tuple[Any, Any]:
+    X, y = loader()
+    return X, y
+
+
+@hookimpl(trylast=True)
+def pld_fit(model: Any, X: Any, y: Any) -> Any:
+    fitted = model.fit(X, y)
+    # Some estimators (R bridges, old code) return None from fit: the model itself is fitted.
+    return model if fitted is None else fitted
+
+
+@hookimpl(trylast=True)
+def pld_read_model(persister: ModelPersister, version: int | None) -> Any:
+    return persister.read(version)
+
+
+@hookimpl(trylast=True)
+def pld_write_model(persister: ModelPersister, model: Any) -> int:
+    return persister.write(model)
+
+
+@hookimpl(trylast=True)
+def pld_predict(model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
+    return getattr(model, method)(X, **params)
+
+
+@hookimpl(trylast=True)
+def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
+    return scoring if callable(scoring) else None

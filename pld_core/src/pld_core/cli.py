@@ -1,0 +1,296 @@
+"""The ``pld`` command line, and the Palladium-named scripts ``pld-fit``, ``pld-test``, ...
+
+``make_cli()`` builds a new group each time (plugins add commands through
+``pld_register_commands``). Failures print one line to stderr: exit 1 for runtime failures,
+2 for usage and config errors; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+import pluggy
+
+from pld_core import admin, evaluation, training
+from pld_core.config import Config, load_config, use_config
+from pld_core.errors import PldError
+
+FIT_MODE = "fit"
+
+
+@dataclass
+class CliState:
+    """What the group's options decided, shared with every sub-command."""
+
+    pm: pluggy.PluginManager | None = None
+    config_path: str | None = None
+    debug: bool = False
+    _config: Config | None = field(default=None, repr=False)
+
+    def plugins(self) -> pluggy.PluginManager:
+        if self.pm is None:
+            from pld_core.plugins import get_plugin_manager
+
+            self.pm = get_plugin_manager()
+        return self.pm
+
+    def config(self, mode: str | None = FIT_MODE) -> Config:
+        """Load the config once per command run (fit mode for offline commands)."""
+        if self._config is None:
+            extra = {"__mode__": mode} if mode else {}
+            self._config = load_config(self.config_path, plugins=self.plugins(), **extra)
+            use_config(self._config)
+            if self.debug:
+                logging.getLogger().setLevel(logging.DEBUG)
+        return self._config
+
+
+class CliFailure(click.ClickException):
+    """One line on stderr and a chosen exit status."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class PldGroup(click.Group):
+    """Turns pld's exceptions into one-line errors unless ``--debug`` is on."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            state = ctx.find_object(CliState)
+            if state is not None and state.debug:
+                raise
+            raise _failure(exc) from None
+
+
+def _failure(exc: Exception) -> CliFailure:
+    if isinstance(exc, PldError):
+        return CliFailure(str(exc), exc.exit_code)
+    if isinstance(exc, LookupError):
+        message = exc.args[0] if len(exc.args) == 1 else str(exc)
+        return CliFailure(str(message), 1)
+    return CliFailure(f"{type(exc).__name__}: {exc}", 1)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(CliState).config_path = value
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(CliState).debug = True
+        logging.getLogger().setLevel(logging.DEBUG)
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config`` and ``--debug``, accepted by the group and by every command."""
+    func = click.option(
+        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+        help="Show tracebacks and debug logging.",
+    )(func)
+    return click.option(
+        "--config", "-c", metavar="FILES", expose_value=False, is_eager=True,
+        callback=_set_config,
+        help="Config file(s), comma-separated. Default: $PLD_CONFIG, then $PALLADIUM_CONFIG.",
+    )(func)
+
+
+pass_state = click.make_pass_decorator(CliState, ensure=True)
+
+
+def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
+    """Build the ``pld`` group: the core commands plus those plugins register."""
+    if pm is None:
+        from pld_core.plugins import get_plugin_manager
+
+        pm = get_plugin_manager()
+
+    @click.group(cls=PldGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @common_options
+    @click.pass_context
+    def cli(ctx: click.Context) -> None:
+        """pld: one config file to a trained, tested, versioned and served model."""
+        ctx.ensure_object(CliState).pm = pm
+
+    for command in (fit_command, test_command, list_command, admin_group, version_command,
+                    plugins_command):
+        cli.add_command(command)
+    pm.hook.pld_register_commands(cli=cli)
+    return cli
+
+
+@click.command("fit")
+@common_options
+@click.option("--no-save", "-n", is_flag=True, help="Fit (and evaluate) without persisting.")
+@click.option("--no-activate", is_flag=True, help="Persist the new version without activating it.")
+@click.option("--evaluate", "-e", is_flag=True, help="Score on the train and test data.")
+@click.option("--save-if-better-than", type=float, metavar="SCORE",
+              help="Persist only if the test score is at least SCORE (implies --evaluate).")
+@pass_state
+def fit_command(
+    state: CliState, no_save: bool, no_activate: bool, evaluate: bool,
+    save_if_better_than: float | None,
+) -> None:
+    """Fit the model from dataset_loader_train and store it as a new version."""
+    result = training.fit(
+        state.config(),
+        persist=not no_save,
+        activate=not no_activate,
+        evaluate=evaluate,
+        persist_if_better_than=save_if_better_than,
+    )
+    for name, value in result.scores.items():
+        click.echo(f"{name}: {value:.6f}")
+    if result.skipped_reason:
+        click.echo(result.skipped_reason.capitalize() + ".")
+    if result.version is not None:
+        click.echo(f"Wrote model with version {result.version}.")
+    if result.activated:
+        click.echo(f"Activated model with version {result.version}.")
+
+
+@click.command("test")
+@common_options
+@click.option("--model-version", type=int, metavar="VERSION",
+              help="The version to test. Default: the active one.")
+@pass_state
+def test_command(state: CliState, model_version: int | None) -> None:
+    """Score a stored model on dataset_loader_test."""
+    result = evaluation.test(state.config(), model_version)
+    click.echo(f"Model version {result.version}:")
+    for name, value in result.scores.items():
+        click.echo(f"  {name}: {value:.6f}")
+
+
+@click.command("list")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print models and properties as JSON.")
+@pass_state
+def list_command(state: CliState, as_json: bool) -> None:
+    """List the stored model versions; '*' marks the active one."""
+    listing = admin.list_models(state.config())
+    if as_json:
+        click.echo(json.dumps(listing, indent=2, default=str))
+        return
+    click.echo(format_model_table(listing["models"], listing["properties"]))
+
+
+def format_model_table(models: Sequence[dict[str, Any]], properties: dict[str, Any]) -> str:
+    """A plain-text table of versions, newest last, with the active one starred."""
+    active = str(properties.get("active-model", ""))
+    header = ("", "version", "created", "score_train", "score_test", "model")
+    rows = [header]
+    for info in models:
+        rows.append((
+            "*" if str(info.get("version")) == active else "",
+            str(info.get("version", "")),
+            str(info.get("created") or info.get("train_timestamp") or ""),
+            _score(info.get("score_train")),
+            _score(info.get("score_test")),
+            str(info.get("model_class", "")).rsplit(".", 1)[-1],
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    if len(rows) == 1:
+        lines.append("(no models stored)")
+    props = ", ".join(f"{k}={v}" for k, v in sorted(properties.items()))
+    lines.append(f"properties: {props}" if props else "properties: (none)")
+    return "\n".join(lines)
+
+
+def _score(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, int | float) else ""
+
+
+@click.group("admin", cls=PldGroup)
+@common_options
+def admin_group() -> None:
+    """Activate or delete stored model versions."""
+
+
+@admin_group.command("activate")
+@common_options
+@click.argument("version", type=int)
+@pass_state
+def activate_command(state: CliState, version: int) -> None:
+    """Make VERSION the active model."""
+    admin.activate(state.config(), version)
+    click.echo(f"Activated model with version {version}.")
+
+
+@admin_group.command("delete")
+@common_options
+@click.argument("version", type=int)
+@pass_state
+def delete_command(state: CliState, version: int) -> None:
+    """Delete VERSION and everything stored for it."""
+    admin.delete(state.config(), version)
+    click.echo(f"Deleted model with version {version}.")
+
+
+@click.command("version")
+@common_options
+def version_command() -> None:
+    """Print pld's version."""
+    from pld_core import __version__
+
+    click.echo(__version__)
+
+
+@click.command("plugins")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_state
+def plugins_command(state: CliState, as_json: bool) -> None:
+    """List the installed plugins, their hooks and the component names they register."""
+    from pld_core.plugins import describe_plugins
+
+    described = describe_plugins(state.plugins())
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    for plugin in described:
+        version = f" {plugin['version']}" if plugin["version"] else ""
+        dist = f" ({plugin['distribution']}{version})" if plugin["distribution"] else ""
+        click.echo(f"{plugin['name']}{dist}")
+        click.echo(f"  hooks: {', '.join(plugin['hooks']) or '-'}")
+        if plugin["components"]:
+            click.echo(f"  components: {', '.join(plugin['components'])}")
+
+
+def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Run the ``pld`` command line."""
+    try:
+        cli = make_cli()
+    except PldError as exc:  # a plugin failed to load or conflicts with another
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    cli.main(args=list(args) if args is not None else None, prog_name=prog_name)
+
+
+def _script(*command: str) -> Callable[[], None]:
+    def run() -> None:
+        main([*command, *sys.argv[1:]], prog_name=f"pld-{command[0]}")
+
+    run.__doc__ = f"The Palladium-style ``pld-{command[0]}`` script: ``pld {command[0]}``."
+    return run
+
+
+fit_script = _script("fit")
+test_script = _script("test")
+list_script = _script("list")
+admin_script = _script("admin")
+version_script = _script("version")

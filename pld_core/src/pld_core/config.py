@@ -1,0 +1,386 @@
+"""Read Palladium-style config files and build the components they describe.
+
+A config file holds one Python dict expression, evaluated with ``environ`` and ``here`` in
+scope. **Config files are trusted code**: treat them like the Python modules of your project.
+
+Steps: find the files (``--config``, ``PLD_CONFIG``, ``PALLADIUM_CONFIG``, default names) →
+evaluate each → resolve ``__copy__`` and merge (later files win per top-level key) → build
+every ``__factory__`` / ``!`` component, children first → call ``initialize_component`` →
+apply the ``logging`` dictConfig. Every failure is a :class:`ConfigError` naming the file and
+the key path.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import logging
+import logging.config
+import os
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pluggy
+
+from pld_core.errors import ConfigError, PldError
+from pld_core.factories import resolve_name
+from pld_core.registry import Registry, collect_registry
+
+__all__ = [
+    "CONFIG_ENV_VARS",
+    "Config",
+    "find_config_files",
+    "get_config",
+    "initialize_config",
+    "load_config",
+    "use_config",
+]
+
+CONFIG_ENV_VARS = ("PLD_CONFIG", "PALLADIUM_CONFIG")
+DEFAULT_CONFIG_FILES = (
+    "pld-config.py",
+    "etc/pld-config.py",
+    "palladium-config.py",
+    "etc/palladium-config.py",
+)
+FACTORY_KEYS = ("__factory__", "!")
+COPY_KEY = "__copy__"
+DEFAULT_KEY = "__default__"
+MODE_KEY = "__mode__"
+
+logger = logging.getLogger(__name__)
+
+
+class Config(dict[str, Any]):
+    """The built configuration: top-level entry name → component or plain value.
+
+    A missing entry raises :class:`ConfigError` (not ``KeyError``) naming the files read.
+    """
+
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        *,
+        files: Sequence[str] = (),
+        plugins: pluggy.PluginManager | None = None,
+        registry: Registry | None = None,
+    ):
+        super().__init__(data or {})
+        self.files = tuple(files)
+        self.plugins = plugins
+        self.registry = registry
+
+    def __missing__(self, key: str) -> Any:
+        files = ", ".join(self.files) if self.files else None
+        hint = "" if self.files else "; set PLD_CONFIG or pass --config"
+        raise ConfigError(f"the configuration has no {key!r} entry{hint}", path=files)
+
+    @property
+    def mode(self) -> str | None:
+        """``'fit'`` for offline commands, ``None`` when serving."""
+        return self.get(MODE_KEY)
+
+
+# -- finding and reading files ---------------------------------------------------------------
+
+
+def find_config_files(explicit: str | None = None) -> list[str]:
+    """Return the config file names: ``explicit``, else the environment, else default names."""
+    value = explicit
+    if not value:
+        value = next((os.environ[v] for v in CONFIG_ENV_VARS if os.environ.get(v)), None)
+    if value:
+        return [name.strip() for name in value.split(",") if name.strip()]
+    for candidate in DEFAULT_CONFIG_FILES:
+        if os.path.isfile(candidate):
+            return [candidate]
+    raise ConfigError("no configuration given: set PLD_CONFIG or pass --config FILE")
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """Evaluate one config file and return its dict; put its folder on ``sys.path``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", path=path) from None
+    here = os.path.dirname(os.path.abspath(path))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    try:
+        code = compile(source, path, "eval")
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"line {exc.lineno}: syntax error: {exc.msg} (a config file is one Python dict)",
+            path=path,
+        ) from None
+    try:
+        value = eval(code, {"environ": os.environ, "here": here})  # noqa: S307 -- trusted config
+    except KeyError as exc:
+        raise ConfigError(f"environment variable {exc.args[0]} is not set", path=path) from None
+    except Exception as exc:
+        raise ConfigError(f"evaluating failed: {type(exc).__name__}: {exc}", path=path) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"must hold one dict, not a {type(value).__name__}", path=path)
+    return value
+
+
+# -- __copy__ and merging --------------------------------------------------------------------
+
+
+def merge_configs(
+    configs: Iterable[tuple[str, dict[str, Any]]],
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge raw configs in order, resolving ``__copy__``; return the tree and key → file."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for path, raw in configs:
+        resolver = _CopyResolver(current=raw, previous=merged, path=path)
+        resolved = resolver.resolve(raw, "")
+        merged.update(resolved)
+        origin.update(dict.fromkeys(raw, path))
+    return merged, origin
+
+
+class _CopyResolver:
+    """Resolves ``__copy__`` in one file against that file and the files before it."""
+
+    def __init__(self, current: dict[str, Any], previous: dict[str, Any], path: str):
+        self.sources = (current, previous)
+        self.path = path
+        self.active: list[int] = []
+
+    def resolve(self, node: Any, key: str) -> Any:
+        if isinstance(node, dict):
+            children = {
+                k: self.resolve(v, _join(key, k))
+                for k, v in node.items()
+                if k not in (COPY_KEY, DEFAULT_KEY)
+            }
+            if COPY_KEY not in node:
+                if DEFAULT_KEY in node:
+                    children[DEFAULT_KEY] = node[DEFAULT_KEY]
+                return children
+            copied = self._copy(node, key)
+            if not children:
+                return copied
+            if not isinstance(copied, dict):
+                raise ConfigError(
+                    f"__copy__ of {node[COPY_KEY]!r} copies a {type(copied).__name__}, "
+                    "which cannot take override keys",
+                    path=self.path,
+                    key=key,
+                )
+            return {**copied, **children}
+        if isinstance(node, list):
+            return [self.resolve(v, f"{key}[{i}]") for i, v in enumerate(node)]
+        if isinstance(node, tuple):
+            return tuple(self.resolve(v, f"{key}[{i}]") for i, v in enumerate(node))
+        return node
+
+    def _copy(self, node: dict[str, Any], key: str) -> Any:
+        target = node[COPY_KEY]
+        if not isinstance(target, str):
+            raise ConfigError("__copy__ must name an entry, e.g. 'model'", path=self.path, key=key)
+        for source in self.sources:
+            try:
+                found = _lookup(source, target)
+            except LookupError:
+                continue
+            if found is node:  # an entry patching itself: copy from the earlier files
+                continue
+            if id(found) in self.active:
+                raise ConfigError(f"__copy__ of {target!r} loops", path=self.path, key=key)
+            self.active.append(id(node))
+            try:
+                return copy.deepcopy(self.resolve(found, target))
+            finally:
+                self.active.pop()
+        if DEFAULT_KEY in node:
+            return node[DEFAULT_KEY]
+        raise ConfigError(f"__copy__ names {target!r}, which is not in the configuration",
+                          path=self.path, key=key)
+
+
+def _lookup(tree: Any, dotted: str) -> Any:
+    node = tree
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list | tuple) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise LookupError(dotted)
+    return node
+
+
+def _join(key: str, child: Any) -> str:
+    return f"{key}.{child}" if key else str(child)
+
+
+# -- building components ---------------------------------------------------------------------
+
+
+class _Builder:
+    """Builds components children-first and remembers them for ``initialize_component``."""
+
+    def __init__(self, registry: Registry, origin: dict[str, str]):
+        self.registry = registry
+        self.origin = origin
+        self.built: list[Any] = []
+
+    def build(self, node: Any, key: str, name: str) -> Any:
+        if isinstance(node, dict):
+            children = {k: self.build(v, _join(key, k), str(k)) for k, v in node.items()}
+            factory_keys = [k for k in FACTORY_KEYS if k in children]
+            if not factory_keys:
+                return children
+            if len(factory_keys) > 1:
+                raise self._error("use either '__factory__' or '!', not both", key)
+            factory_name = children.pop(factory_keys[0])
+            return self._make(factory_name, children, key, name)
+        if isinstance(node, list):
+            return [self.build(v, f"{key}[{i}]", str(i)) for i, v in enumerate(node)]
+        if isinstance(node, tuple):
+            return tuple(self.build(v, f"{key}[{i}]", str(i)) for i, v in enumerate(node))
+        return node
+
+    def _make(self, factory_name: Any, kwargs: dict[str, Any], key: str, name: str) -> Any:
+        if not isinstance(factory_name, str):
+            if callable(factory_name):
+                factory, label = factory_name, getattr(factory_name, "__name__", "factory")
+            else:
+                raise self._error("'__factory__' must be a name or a callable", key)
+        else:
+            label = factory_name
+            try:
+                factory = resolve_name(factory_name, self.registry)
+            except PldError as exc:
+                raise self._error(str(exc), key) from None
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**kwargs)
+            except TypeError as exc:
+                raise self._error(f"bad arguments for {label}: {exc}", key) from None
+        try:
+            component = factory(**kwargs)
+        except PldError as exc:
+            raise self._error(f"{label}: {exc}", key) from None
+        except Exception as exc:
+            raise self._error(f"building {label} failed: {type(exc).__name__}: {exc}", key) from None
+        try:
+            component.__pld_config_key__ = name
+        except (AttributeError, TypeError):
+            pass
+        self.built.append(component)
+        return component
+
+    def _error(self, message: str, key: str) -> ConfigError:
+        top = key.split(".")[0].split("[")[0]
+        return ConfigError(message, path=self.origin.get(top), key=key)
+
+
+def build_config(
+    configs: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    plugins: pluggy.PluginManager,
+    extra: dict[str, Any] | None = None,
+) -> Config:
+    """Merge raw configs, build their components and return the :class:`Config`."""
+    registry = collect_registry(plugins)
+    tree, origin = merge_configs([("<extra>", dict(extra or {})), *configs])
+    builder = _Builder(registry, origin)
+    built = {key: builder.build(value, key, key) for key, value in tree.items()}
+    config = Config(built, files=[path for path, _ in configs], plugins=plugins, registry=registry)
+    for component in builder.built:
+        initialize = getattr(component, "initialize_component", None)
+        if callable(initialize):
+            try:
+                initialize(config)
+            except PldError:
+                raise
+            except Exception as exc:
+                key = getattr(component, "__pld_config_key__", None)
+                raise PldError(
+                    f"initializing {key or type(component).__name__} failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+    _configure_logging(config)
+    return config
+
+
+def _configure_logging(config: Config) -> None:
+    if "logging" in config:
+        try:
+            logging.config.dictConfig(config["logging"])
+        except (ValueError, TypeError, AttributeError, ImportError) as exc:
+            raise ConfigError(f"invalid dictConfig: {exc}", key="logging") from None
+    elif not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def load_config(
+    paths: str | Sequence[str] | None = None,
+    *,
+    plugins: pluggy.PluginManager | None = None,
+    **extra: Any,
+) -> Config:
+    """Find, read and build a configuration.
+
+    :param paths: comma-separated file names or a list; ``None`` looks in the environment.
+    :param plugins: the plugin manager; a fresh one is built when omitted.
+    :param extra: extra top-level entries, such as ``__mode__='fit'``.
+    """
+    if plugins is None:
+        from pld_core.plugins import get_plugin_manager
+
+        plugins = get_plugin_manager()
+    if paths is None or isinstance(paths, str):
+        files = find_config_files(paths)
+    else:
+        files = list(paths)
+    raw = [(path, read_config_file(path)) for path in files]
+    return build_config(raw, plugins=plugins, extra=extra)
+
+
+# -- the process-wide config, for interactive use and for components that need it ----------
+
+_lock = threading.RLock()
+_current: Config | None = None
+
+
+def use_config(config: Config | None) -> None:
+    """Make ``config`` what :func:`get_config` returns (``None`` forgets it)."""
+    global _current
+    with _lock:
+        _current = config
+
+
+def get_config(**extra: Any) -> Config:
+    """Return the process's config, loading it from the environment on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = load_config(**extra)
+        return _current
+
+
+def initialize_config(**extra: Any) -> Config:
+    """Load the process's config from the environment, e.g. ``initialize_config(__mode__='fit')``.
+
+    :raises RuntimeError: the config was already initialized in this process.
+    """
+    with _lock:
+        if _current is not None:
+            raise RuntimeError("Configuration was already initialized")
+        return get_config(**extra)

@@ -1,0 +1,122 @@
+"""The contracts components fulfil: what a dataset loader, model, persister and predict service are.
+
+Components need not inherit from these classes (any scikit-learn estimator is a model), but
+subclassing documents intent and gives sensible defaults.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+from pld_core.errors import PredictError
+
+__all__ = [
+    "CrossValidationGenerator",
+    "DatasetLoader",
+    "Model",
+    "ModelPersister",
+    "PredictError",
+    "PredictService",
+    "annotate",
+]
+
+
+def annotate(obj: Any, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Merge ``metadata`` into ``obj.__metadata__`` and return the result.
+
+    Metadata travels with a model into its persister: version, scores, parameters, etc.
+    """
+    current = dict(getattr(obj, "__metadata__", None) or {})
+    if metadata:
+        current.update(metadata)
+    obj.__metadata__ = current
+    return current
+
+
+class DatasetLoader(ABC):
+    """Loads a dataset for fitting or evaluation."""
+
+    @abstractmethod
+    def __call__(self) -> tuple[Any, Any]:
+        """Return ``(X, y)``: data with one row per sample, and the target (or ``None``)."""
+
+
+class CrossValidationGenerator(ABC):
+    """Yields ``(train_indices, test_indices)`` pairs, as scikit-learn's CV splitters do."""
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        """Yield one ``(train, test)`` index pair per fold."""
+
+
+class Model(ABC):  # noqa: B024 -- a documented base with defaults, nothing abstract to force
+    """A model can be fitted to data and then predict; the scikit-learn estimator interface."""
+
+    def fit(self, X: Any, y: Any = None) -> Model:
+        """Fit to ``X`` (n samples x m features) and target ``y``; return ``self``."""
+        raise NotImplementedError
+
+    def predict(self, X: Any, **kwargs: Any) -> Any:
+        """Return one prediction per row of ``X``; may raise :class:`PredictError`."""
+        raise NotImplementedError
+
+    def predict_proba(self, X: Any, **kwargs: Any) -> Any:
+        """Return an n x classes array of class probabilities."""
+        raise NotImplementedError
+
+
+class ModelPersister(ABC):
+    """Stores fitted models as integer versions and remembers which one is active.
+
+    Versions increase and are never reused, not even after a delete. ``write`` stores a new
+    inactive version; ``activate`` makes it the one served.
+    """
+
+    @abstractmethod
+    def read(self, version: int | None = None) -> Any:
+        """Return the model with ``version``, or the active one when ``version`` is ``None``.
+
+        :raises LookupError: no such version, or no active model.
+        """
+
+    @abstractmethod
+    def write(self, model: Any) -> int:
+        """Store ``model`` as a new, inactive version and return its version number.
+
+        The persister annotates ``version`` onto the model's metadata before storing it.
+        """
+
+    @abstractmethod
+    def activate(self, version: int) -> None:
+        """Make ``version`` the active model.
+
+        :raises LookupError: no such version.
+        """
+
+    @abstractmethod
+    def delete(self, version: int) -> None:
+        """Remove ``version`` and everything stored for it.
+
+        :raises LookupError: no such version.
+        """
+
+    @abstractmethod
+    def list_models(self) -> list[dict[str, Any]]:
+        """Return the metadata of every stored model, oldest first; each has ``version``."""
+
+    @abstractmethod
+    def list_properties(self) -> dict[str, str]:
+        """Return the store's own properties, such as ``active-model`` and ``db-version``."""
+
+    def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:  # noqa: B027
+        """Migrate the store's schema; stores with a single schema have nothing to do."""
+
+
+class PredictService(ABC):
+    """Turns request data into predictions and answers; the work behind ``/predict``."""
+
+    @abstractmethod
+    def __call__(self, model: Any, request: Any) -> Any:
+        """Answer one request with a prediction (or an error) from ``model``."""

@@ -1,0 +1,38 @@
+"""A per-process store for what serving keeps in memory: the cached model, loaded data, jobs.
+
+``process_store`` is the one instance; each entry remembers when it was last set, which
+``/alive`` reports.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+class ProcessStore(dict[str, Any]):
+    """A dict that records the UTC time each key was last set in ``mtime``."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()
+        self.mtime: dict[str, datetime] = {}
+        self.update(*args, **kwargs)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.mtime[key] = datetime.now(UTC)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.mtime.pop(key, None)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def clear(self) -> None:
+        super().clear()
+        self.mtime.clear()
+
+
+process_store = ProcessStore(process_metadata={})

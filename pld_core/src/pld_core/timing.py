@@ -1,0 +1,21 @@
+"""Log how long a step takes: ``with timer(logger, "Fitting model"): ...``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def timer(log: logging.Logger, message: str) -> Iterator[dict[str, float]]:
+    """Log ``message...`` now and ``message done in X.XXX s`` at the end; yield the timing."""
+    log.info("%s...", message)
+    timing: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        yield timing
+    finally:
+        timing["elapsed"] = time.perf_counter() - start
+        log.info("%s done in %.3f s", message, timing["elapsed"])

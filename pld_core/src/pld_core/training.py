@@ -1,0 +1,120 @@
+"""``pld fit``: load the training data, fit the model, evaluate, persist and activate."""
+
+from __future__ import annotations
+
+import gc
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pld_core import steps
+from pld_core.config import Config
+from pld_core.decorators import decorate
+from pld_core.errors import ConfigError
+from pld_core.interfaces import annotate
+from pld_core.metadata import training_metadata
+from pld_core.scoring import scorers
+from pld_core.timing import timer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    """What a fit produced: the model, its scores, and the version written (if any)."""
+
+    model: Any
+    version: int | None = None
+    activated: bool = False
+    scores: dict[str, float] = field(default_factory=dict)
+    skipped_reason: str | None = None
+
+    def scores_for(self, split: str) -> dict[str, float]:
+        """Scores of one split (``"train"`` or ``"test"``), by scorer name."""
+        prefix = f"{split}_"
+        return {k[len(prefix) :]: v for k, v in self.scores.items() if k.startswith(prefix)}
+
+
+def fit(
+    config: Config,
+    *,
+    persist: bool = True,
+    activate: bool = True,
+    evaluate: bool = False,
+    persist_if_better_than: float | None = None,
+) -> FitResult:
+    """Fit the configured model; persist and activate it unless told otherwise.
+
+    ``persist_if_better_than`` implies ``evaluate`` and persists only when the test score is
+    at least that value.
+    """
+    run = decorate(_fit, config, "fit_decorators")
+    return run(
+        config,
+        persist=persist,
+        activate=activate and persist,
+        evaluate=evaluate or persist_if_better_than is not None,
+        persist_if_better_than=persist_if_better_than,
+    )
+
+
+def _fit(
+    config: Config,
+    *,
+    persist: bool,
+    activate: bool,
+    evaluate: bool,
+    persist_if_better_than: float | None,
+) -> FitResult:
+    model = config["model"]
+    if persist_if_better_than is not None and "dataset_loader_test" not in config:
+        raise ConfigError(
+            "--save-if-better-than needs a 'dataset_loader_test' entry to score against",
+            key="dataset_loader_test",
+        )
+    chosen = scorers(config, model) if evaluate else {}
+    if persist:
+        config["model_persister"]  # fail on a missing persister before the long fit
+
+    with timer(logger, "Loading data"):
+        X, y = steps.load_data(config, "dataset_loader_train")
+    with timer(logger, "Fitting model"):
+        model = steps.fit_model(config, model, X, y)
+    annotate(model, training_metadata(model, X, config["dataset_loader_train"]))
+
+    result = FitResult(model=model)
+    if evaluate:
+        train_scores = {name: float(scorer(model, X, y)) for name, scorer in chosen.items()}
+        _record_scores(model, result, "train", train_scores)
+    del X, y
+    gc.collect()
+    if evaluate and "dataset_loader_test" in config:
+        with timer(logger, "Loading test data"):
+            X_test, y_test = steps.load_data(config, "dataset_loader_test")
+        test_scores = {name: float(scorer(model, X_test, y_test)) for name, scorer in chosen.items()}
+        _record_scores(model, result, "test", test_scores)
+
+    if not persist:
+        return result
+    if persist_if_better_than is not None:
+        test_score = next(iter(result.scores_for("test").values()))
+        if test_score < persist_if_better_than:
+            result.skipped_reason = (
+                f"not persisting: test score {test_score:.4f} < {persist_if_better_than}"
+            )
+            logger.info(result.skipped_reason)
+            return result
+    with timer(logger, "Writing model"):
+        result.version = steps.write_model(config, model)
+    if activate:
+        config["model_persister"].activate(result.version)
+        result.activated = True
+    return result
+
+
+def _record_scores(model: Any, result: FitResult, split: str, scores: dict[str, float]) -> None:
+    for name, value in scores.items():
+        logger.info("%s %s: %.6f", split.capitalize(), name, value)
+        result.scores[f"{split}_{name}"] = value
+    # Palladium's keys hold the first scorer; every scorer is kept under its own name too.
+    annotate(model, {f"score_{split}": next(iter(scores.values())), f"scores_{split}": scores})
