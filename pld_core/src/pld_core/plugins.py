@@ -9,6 +9,7 @@ Environment variables:
 from __future__ import annotations
 
 import os
+from importlib import metadata
 from typing import Any
 
 import pluggy
@@ -44,30 +45,37 @@ def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager
 
 
 def _load_entrypoints(pm: pluggy.PluginManager, only: list[str] | None) -> None:
-    names: list[str | None] = [None] if only is None else list(only)
-    for name in names:
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if only is not None and ep.name not in only:
+            continue
+        if pm.is_blocked(ep.name) or pm.has_plugin(ep.name):
+            continue
         try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+            plugin = ep.load()
         except Exception as exc:
             raise PldError(
-                f"a plugin in entry-point group {ENTRY_POINT_GROUP!r} failed to load: "
-                f"{type(exc).__name__}: {exc}"
+                f"plugin {ep.name!r}{_dist_label(ep)} failed to load: {type(exc).__name__}: {exc}"
             ) from exc
+        pm.register(plugin, name=ep.name)
+
+
+def _dist_label(ep: metadata.EntryPoint) -> str:
+    return f" (from {ep.dist.name} {ep.dist.version})" if ep.dist else ""
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     """Name, distribution version, hooks and registered component names of each plugin."""
     from pld_core.registry import collect_registry
 
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     components = collect_registry(pm).by_plugin()
     described = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         if plugin is None:  # blocked
             continue
-        dist = dists.get(id(plugin))
+        dist = dists.get(name)
         if dist is not None:
-            distribution, version = dist.project_name, dist.version
+            distribution, version = dist.name, dist.version
         else:
             distribution, version = _own_distribution(name)
         hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])

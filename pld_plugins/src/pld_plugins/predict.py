@@ -1,0 +1,202 @@
+"""The default predict service: request data → samples → model → Palladium's JSON envelope.
+
+Everything that can be decided once (converters per field, the metadata template) is decided
+in ``__init__``, so a request only parses, predicts and serialises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pld_core import PredictError, hookimpl
+from pld_core import PredictService as PredictServiceInterface
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "t", "yes"):
+        return True
+    if text in ("false", "0", "f", "no"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return int(value)
+    return int(value)
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a string")
+    return str(value)
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "float": _to_float,
+    "int": _to_int,
+    "str": _to_str,
+    "bool": _to_bool,
+}
+
+
+class BadRequest(ValueError):
+    """The client's input is wrong: the service answers 400 with this message."""
+
+
+class PredictService(PredictServiceInterface):
+    """Palladium's predict service: a ``mapping`` of input fields to types, one model call.
+
+    :param mapping: ``[(field, type), ...]`` in the order the model saw its features; types
+        are ``float``, ``int``, ``str`` and ``bool``.
+    :param params: ``[(name, type), ...]`` extra keyword arguments for ``predict``, taken from
+        the query string, else from a same-named model attribute.
+    :param entry_point: the URL path of this service.
+    :param decorator_list_name: the config decorator list that wraps this service's view.
+    :param predict_proba: answer with class probabilities instead of labels.
+    :param unwrap_sample: pass a single-field sample as a scalar instead of a row.
+    """
+
+    def __init__(
+        self,
+        mapping: Sequence[Sequence[str]],
+        params: Sequence[Sequence[str]] = (),
+        entry_point: str = "/predict",
+        decorator_list_name: str = "predict_decorators",
+        predict_proba: bool = False,
+        unwrap_sample: bool = False,
+        service_metadata: Mapping[str, Any] | None = None,
+    ):
+        self.mapping = [tuple(item) for item in mapping]
+        self.params = [tuple(item) for item in params]
+        self.fields = _converters(self.mapping, "mapping")
+        self.param_converters = _converters(self.params, "params")
+        if not entry_point.startswith("/"):
+            raise ValueError(f"entry_point must start with '/', not {entry_point!r}")
+        self.entry_point = entry_point
+        self.decorator_list_name = decorator_list_name
+        self.predict_proba = predict_proba
+        self.unwrap_sample = unwrap_sample
+        self.service_metadata = dict(service_metadata or {})
+        self._predict_hook: Any = None
+
+    def initialize_component(self, config: Mapping[str, Any]) -> None:
+        """Take the config's ``service_metadata`` and the ``pld_predict`` hook, once."""
+        if not self.service_metadata:
+            self.service_metadata = dict(config.get("service_metadata") or {})
+        plugins = getattr(config, "plugins", None)
+        if plugins is not None:
+            self._predict_hook = plugins.hook.pld_predict
+
+    # -- parsing -----------------------------------------------------------------------------
+
+    def sample_from_data(self, model: Any, data: Mapping[str, Any]) -> list[Any] | Any:
+        """One sample (a row of typed values in mapping order) from one object of input."""
+        if not isinstance(data, Mapping):
+            raise BadRequest(f"each sample must be a JSON object, not {type(data).__name__}")
+        row = []
+        for name, convert in self.fields:
+            if name not in data:
+                raise BadRequest(f"missing parameter {name!r}")
+            try:
+                row.append(convert(data[name]))
+            except (TypeError, ValueError) as exc:
+                raise BadRequest(f"parameter {name!r}: {exc}") from None
+        return row[0] if self.unwrap_sample else row
+
+    def params_from_data(self, model: Any, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Keyword arguments for ``predict``: from ``data``, else from the model's attributes."""
+        params = {}
+        for name, convert in self.param_converters:
+            if name in data:
+                try:
+                    params[name] = convert(data[name])
+                except (TypeError, ValueError) as exc:
+                    raise BadRequest(f"parameter {name!r}: {exc}") from None
+            elif hasattr(model, name):
+                params[name] = getattr(model, name)
+        return params
+
+    def predict(self, model: Any, X: Any, **params: Any) -> Any:
+        """Call the model's ``predict`` (or ``predict_proba``) through the ``pld_predict`` hook."""
+        method = "predict_proba" if self.predict_proba else "predict"
+        if self._predict_hook is None:
+            return getattr(model, method)(X, **params)
+        return self._predict_hook(model=model, X=X, method=method, params=params)
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def metadata(self, **status: Any) -> dict[str, Any]:
+        """The envelope's ``metadata``: status fields, then the service metadata."""
+        return {**status, **self.service_metadata}
+
+    def response_from_prediction(self, y_pred: Any, single: bool = True) -> tuple[int, bytes]:
+        """``(200, body)`` with ``result`` (a scalar for one sample, else a list)."""
+        result = y_pred.tolist() if hasattr(y_pred, "tolist") else list(y_pred)
+        body = {"result": result[0] if single else result,
+                "metadata": self.metadata(status="OK", error_code=0)}
+        return 200, json.dumps(body).encode()
+
+    def response_from_exception(self, exc: BaseException) -> tuple[int, bytes]:
+        """``(status, body)`` for a failure: 400 for bad input, 500 otherwise."""
+        if isinstance(exc, BadRequest):
+            status, code, message = 400, -1, f"BadRequest: {exc}"
+        elif isinstance(exc, PredictError):
+            status, code, message = 500, exc.error_code, exc.error_message
+        else:
+            status, code, message = 500, -1, f"{type(exc).__name__}: {exc}"
+        body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
+        return status, json.dumps(body).encode()
+
+    def __call__(self, model: Any, request: Any) -> tuple[int, bytes]:
+        """Answer ``request`` (``.method``, ``.args``, ``.get_json()``) as ``(status, body)``."""
+        import numpy
+
+        try:
+            if request.method == "GET":
+                single, datas = True, [request.args]
+            else:
+                single, datas = False, request.get_json(silent=True)
+                if not isinstance(datas, list) or not datas:
+                    raise BadRequest("the body must be a non-empty JSON list of objects")
+            rows = [self.sample_from_data(model, data) for data in datas]
+            X = numpy.array(rows, dtype=object)
+            params = self.params_from_data(model, request.args)
+            return self.response_from_prediction(self.predict(model, X, **params), single)
+        except Exception as exc:
+            return self.response_from_exception(exc)
+
+
+def _converters(items: Sequence[tuple[str, ...]], what: str) -> list[tuple[str, Callable[[Any], Any]]]:
+    converters = []
+    for item in items:
+        if len(item) != 2:
+            raise ValueError(f"each {what} entry must be (name, type), not {item!r}")
+        name, type_name = item
+        if type_name not in CONVERTERS:
+            raise ValueError(
+                f"{what} entry {name!r}: unknown type {type_name!r} "
+                f"(known: {', '.join(CONVERTERS)})"
+            )
+        converters.append((name, CONVERTERS[type_name]))
+    return converters
+
+
+@hookimpl
+def pld_register_predict_services(register: Any) -> None:
+    register("predict-service", PredictService, aliases=["palladium.server.PredictService"])
