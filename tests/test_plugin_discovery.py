@@ -19,11 +19,15 @@ SCRIPTS = Path(sys.executable).parent
 
 
 def pld(*args: str, env_extra: dict[str, str] | None = None, cwd: Path | None = None):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG", "PLD_LOAD_PLUGINS", "PLD_DISABLE_PLUGINS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG", "PLD_LOAD_PLUGINS", "PLD_DISABLE_PLUGINS")
+    }
     env.update(env_extra or {})
-    return subprocess.run([str(SCRIPTS / "pld"), *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(SCRIPTS / "pld"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def plugins(**env: str) -> dict[str, dict]:
@@ -65,7 +69,7 @@ def zip_config(tmp_path: Path) -> Path:
     config.write_text(
         f"""{{
     'dataset_loader_train': {{
-        '!': 'table', 'path': {str(iris / 'iris.data')!r}, 'sep': ',', 'nrows': 100,
+        '!': 'table', 'path': {str(iris / "iris.data")!r}, 'sep': ',', 'nrows': 100,
         'names': ['sl', 'sw', 'pl', 'pw', 'species'], 'target_column': 'species',
     }},
     'dataset_loader_test': {{'__copy__': 'dataset_loader_train', 'nrows': None,
@@ -89,8 +93,12 @@ def test_a_config_naming_the_third_party_persister_fits_and_tests(zip_config, tm
 
 
 def test_a_disabled_plugin_makes_its_component_name_unknown(zip_config):
-    result = pld("--config", str(zip_config), "fit",
-                 env_extra={"PLD_DISABLE_PLUGINS": "pld_example_persister"})
+    result = pld(
+        "--config",
+        str(zip_config),
+        "fit",
+        env_extra={"PLD_DISABLE_PLUGINS": "pld_example_persister"},
+    )
     assert result.returncode == 2
     assert "unknown factory 'zip'" in result.stderr
     assert "Traceback" not in result.stderr

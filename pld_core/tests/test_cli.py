@@ -104,7 +104,10 @@ def test_no_config_at_all(pm, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(make_cli(pm), ["list"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == "Error: no configuration given: set PLD_CONFIG or pass --config FILE"
+    assert (
+        result.stderr.strip()
+        == "Error: no configuration given: set PLD_CONFIG or pass --config FILE"
+    )
 
 
 def test_debug_shows_the_traceback(run):
@@ -132,7 +135,10 @@ def test_version_and_plugins(pm):
     described = json.loads(runner.invoke(make_cli(pm), ["plugins", "--json"]).stdout)
     by_name = {plugin["name"]: plugin for plugin in described}
     assert by_name["toy"]["components"] == [
-        "json", "list-loader", "palladium.dataset.ListLoader", "threshold"
+        "json",
+        "list-loader",
+        "palladium.dataset.ListLoader",
+        "threshold",
     ]
     assert "pld_register_persisters" in by_name["toy"]["hooks"]
     assert by_name["pld_core.builtins"]["version"] == __version__

@@ -94,8 +94,7 @@ def test_several_files_later_wins_per_top_level_key(pm, write_config):
 
 def test_copy_with_overrides_makes_a_separate_component(pm, write_config):
     path = write_config(
-        "{'train': {'!': 'list-loader', 'rows': 10},"
-        " 'test': {'__copy__': 'train', 'offset': 3}}"
+        "{'train': {'!': 'list-loader', 'rows': 10}, 'test': {'__copy__': 'train', 'offset': 3}}"
     )
     config = load_config(path, plugins=pm)
     assert (config["test"].rows, config["test"].offset) == (10, 3)

@@ -155,7 +155,9 @@ def test_hook_pld_make_scorer(pm, write_config):
 
     pm.register(Scorers(), name="scorers")
     config = load_config(
-        write_config(TOY_CONFIG[:-1] + "'scoring': {'half': 'half', 'mine': lambda model, X, y: 0.25}}"),
+        write_config(
+            TOY_CONFIG[:-1] + "'scoring': {'half': 'half', 'mine': lambda model, X, y: 0.25}}"
+        ),
         plugins=pm,
         __mode__="fit",
     )
@@ -240,7 +242,10 @@ def test_hook_pld_register_routes(pm):
     pm.register(Routes(), name="routes")
     [route] = collect_routes(pm)
     assert (route.path, route.methods, route.decorators, route.plugin) == (
-        "/explain", ("POST",), "explain_decorators", "routes"
+        "/explain",
+        ("POST",),
+        "explain_decorators",
+        "routes",
     )
 
     class Again:
@@ -265,3 +270,19 @@ def test_duplicate_component_name_names_both_plugins(pm):
     message = str(info.value)
     assert "'json' is registered twice" in message
     assert "plugin 'toy'" in message and "plugin 'clash'" in message
+
+
+def test_hook_pld_register_components(pm, write_config):
+    from pld_core.url_rules import UrlRule
+
+    entry = collect_registry(pm).get("palladium.server.add_url_rule")
+    assert (entry.kind, entry.plugin, entry.factory) == ("component", "pld_core.builtins", UrlRule)
+    config = load_config(
+        write_config(
+            "{'rules': [{'!': 'palladium.server.add_url_rule', 'rule': '/fit',"
+            " 'view_func': 'palladium.server.fit', 'methods': ['POST']}]}"
+        ),
+        plugins=pm,
+    )
+    [rule] = config["rules"]
+    assert (rule.rule, rule.view, rule.methods) == ("/fit", "fit", ("POST",))

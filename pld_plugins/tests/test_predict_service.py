@@ -38,8 +38,14 @@ def request(method="GET", query=None, body=None, content_type="application/json"
     return Request(builder.get_environ())
 
 
+def call(service, model, req):
+    response = service(model, req)
+    assert response.mimetype == "application/json"
+    return response.status_code, response.get_data()
+
+
 def test_get_answers_one_result_in_the_envelope(service, model):
-    status, body = service(model, request(query={"a": "6", "b": "6"}))
+    status, body = call(service, model, request(query={"a": "6", "b": "6"}))
     assert status == 200
     assert json.loads(body) == {
         "result": "high",
@@ -48,7 +54,7 @@ def test_get_answers_one_result_in_the_envelope(service, model):
 
 
 def test_post_answers_a_list(service, model):
-    status, body = service(model, request("POST", body=[{"a": 0, "b": 0}, {"a": 6, "b": 6}]))
+    status, body = call(service, model, request("POST", body=[{"a": 0, "b": 0}, {"a": 6, "b": 6}]))
     assert status == 200 and json.loads(body)["result"] == ["low", "high"]
 
 
@@ -57,13 +63,17 @@ def test_post_answers_a_list(service, model):
     [
         ({"query": {"a": "1"}}, "BadRequest: missing parameter 'b'"),
         ({"query": {"a": "x", "b": "1"}}, "BadRequest: parameter 'a': could not convert"),
-        ({"method": "POST", "body": "not json"}, "the body must be a non-empty JSON list"),
+        ({"method": "POST", "body": "not json"}, "the body is not valid JSON"),
+        (
+            {"method": "POST", "body": "[]", "content_type": "text/plain"},
+            "must be application/json",
+        ),
         ({"method": "POST", "body": {"a": 1}}, "the body must be a non-empty JSON list"),
         ({"method": "POST", "body": [1, 2]}, "each sample must be a JSON object"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_problem(service, model, kwargs, message):
-    status, body = service(model, request(**kwargs))
+    status, body = call(service, model, request(**kwargs))
     assert status == 400
     metadata = json.loads(body)["metadata"]
     assert metadata["status"] == "ERROR" and metadata["error_code"] == -1
@@ -75,7 +85,7 @@ def test_predict_error_keeps_its_message_and_code(service):
         def predict(self, X):
             raise PredictError("no prediction today", 42)
 
-    status, body = service(Refuses(), request(query={"a": "1", "b": "1"}))
+    status, body = call(service, Refuses(), request(query={"a": "1", "b": "1"}))
     assert status == 500
     metadata = json.loads(body)["metadata"]
     assert (metadata["error_message"], metadata["error_code"]) == ("no prediction today", 42)
@@ -96,7 +106,7 @@ def test_types_and_params_and_proba(model):
     assert service.params_from_data(model, {}) == {"threshold": 0.7}
 
     proba = PredictService(MAPPING, predict_proba=True)
-    status, body = proba(model, request(query={"a": "6", "b": "6"}))
+    status, body = call(proba, model, request(query={"a": "6", "b": "6"}))
     result = json.loads(body)["result"]
     assert status == 200 and len(result) == 2 and sum(result) == pytest.approx(1.0)
 

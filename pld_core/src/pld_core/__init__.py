@@ -21,7 +21,7 @@ from pld_core.interfaces import (
 )
 from pld_core.metadata import distribution_versions
 from pld_core.plugins import get_plugin_manager
-from pld_core.process_store import ProcessStore, process_store
+from pld_core.store import ProcessStore, process_store
 from pld_core.timing import timer
 
 __all__ = [

@@ -10,6 +10,12 @@ from typing import Any
 
 from pld_core.hookspecs import hookimpl
 from pld_core.interfaces import DatasetLoader, ModelPersister
+from pld_core.url_rules import UrlRule
+
+
+@hookimpl
+def pld_register_components(register: Callable[..., None]) -> None:
+    register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
 
 
 @hookimpl(trylast=True)

@@ -97,11 +97,19 @@ def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--config`` and ``--debug``, accepted by the group and by every command."""
     func = click.option(
-        "--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_debug,
         help="Show tracebacks and debug logging.",
     )(func)
     return click.option(
-        "--config", "-c", metavar="FILES", expose_value=False, is_eager=True,
+        "--config",
+        "-c",
+        metavar="FILES",
+        expose_value=False,
+        is_eager=True,
         callback=_set_config,
         help="Config file(s), comma-separated. Default: $PLD_CONFIG, then $PALLADIUM_CONFIG.",
     )(func)
@@ -124,9 +132,18 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         """pld: one config file to a trained, tested, versioned and served model."""
         ctx.ensure_object(CliState).pm = pm
 
-    for command in (fit_command, test_command, list_command, admin_group, version_command,
-                    plugins_command):
+    for command in (
+        fit_command,
+        test_command,
+        list_command,
+        admin_group,
+        version_command,
+        plugins_command,
+        serve_command,
+        stream_command,
+    ):
         cli.add_command(command)
+    cli.add_command(serve_command, name="devserver")
     pm.hook.pld_register_commands(cli=cli)
     return cli
 
@@ -136,11 +153,18 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
 @click.option("--no-save", "-n", is_flag=True, help="Fit (and evaluate) without persisting.")
 @click.option("--no-activate", is_flag=True, help="Persist the new version without activating it.")
 @click.option("--evaluate", "-e", is_flag=True, help="Score on the train and test data.")
-@click.option("--save-if-better-than", type=float, metavar="SCORE",
-              help="Persist only if the test score is at least SCORE (implies --evaluate).")
+@click.option(
+    "--save-if-better-than",
+    type=float,
+    metavar="SCORE",
+    help="Persist only if the test score is at least SCORE (implies --evaluate).",
+)
 @pass_state
 def fit_command(
-    state: CliState, no_save: bool, no_activate: bool, evaluate: bool,
+    state: CliState,
+    no_save: bool,
+    no_activate: bool,
+    evaluate: bool,
     save_if_better_than: float | None,
 ) -> None:
     """Fit the model from dataset_loader_train and store it as a new version."""
@@ -163,8 +187,12 @@ def fit_command(
 
 @click.command("test")
 @common_options
-@click.option("--model-version", type=int, metavar="VERSION",
-              help="The version to test. Default: the active one.")
+@click.option(
+    "--model-version",
+    type=int,
+    metavar="VERSION",
+    help="The version to test. Default: the active one.",
+)
 @pass_state
 def test_command(state: CliState, model_version: int | None) -> None:
     """Score a stored model on dataset_loader_test."""
@@ -193,17 +221,21 @@ def format_model_table(models: Sequence[dict[str, Any]], properties: dict[str, A
     header = ("", "version", "created", "score_train", "score_test", "model")
     rows = [header]
     for info in models:
-        rows.append((
-            "*" if str(info.get("version")) == active else "",
-            str(info.get("version", "")),
-            str(info.get("created") or info.get("train_timestamp") or ""),
-            _score(info.get("score_train")),
-            _score(info.get("score_test")),
-            str(info.get("model_class", "")).rsplit(".", 1)[-1],
-        ))
+        rows.append(
+            (
+                "*" if str(info.get("version")) == active else "",
+                str(info.get("version", "")),
+                str(info.get("created") or info.get("train_timestamp") or ""),
+                _score(info.get("score_train")),
+                _score(info.get("score_test")),
+                str(info.get("model_class", "")).rsplit(".", 1)[-1],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     if len(rows) == 1:
         lines.append("(no models stored)")
     props = ", ".join(f"{k}={v}" for k, v in sorted(properties.items()))
@@ -239,6 +271,44 @@ def delete_command(state: CliState, version: int) -> None:
     """Delete VERSION and everything stored for it."""
     admin.delete(state.config(), version)
     click.echo(f"Deleted model with version {version}.")
+
+
+@click.command("serve")
+@common_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--threaded/--no-threaded", default=True, show_default=True, help="Answer requests in threads."
+)
+@pass_state
+def serve_command(state: CliState, host: str, port: int, threaded: bool) -> None:
+    """Serve the predict service(s) over HTTP with Werkzeug's development server.
+
+    For production, run the WSGI app pld_core.wsgi:app under gunicorn.
+    """
+    from werkzeug.serving import run_simple
+
+    from pld_core.server import create_app
+
+    app = create_app(state.config(mode=None))
+    run_simple(host, port, app, threaded=threaded, use_reloader=False)
+
+
+@click.command("stream")
+@common_options
+@click.option(
+    "--service",
+    default="predict_service",
+    show_default=True,
+    help="The config entry of the predict service to use.",
+)
+@pass_state
+def stream_command(state: CliState, service: str) -> None:
+    """Predict for JSON lines on stdin (each a list of objects); answer JSON lines on stdout."""
+    from pld_core.stream import PredictStream
+
+    stream = PredictStream(state.config(mode=None), service)
+    stream.listen(sys.stdin, sys.stdout, sys.stderr)
 
 
 @click.command("version")
@@ -281,16 +351,18 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     cli.main(args=list(args) if args is not None else None, prog_name=prog_name)
 
 
-def _script(*command: str) -> Callable[[], None]:
+def _script(script: str, command: str) -> Callable[[], None]:
     def run() -> None:
-        main([*command, *sys.argv[1:]], prog_name=f"pld-{command[0]}")
+        main([command, *sys.argv[1:]], prog_name=script)
 
-    run.__doc__ = f"The Palladium-style ``pld-{command[0]}`` script: ``pld {command[0]}``."
+    run.__doc__ = f"The Palladium-style ``{script}`` script: ``pld {command}``."
     return run
 
 
-fit_script = _script("fit")
-test_script = _script("test")
-list_script = _script("list")
-admin_script = _script("admin")
-version_script = _script("version")
+fit_script = _script("pld-fit", "fit")
+test_script = _script("pld-test", "test")
+list_script = _script("pld-list", "list")
+admin_script = _script("pld-admin", "admin")
+version_script = _script("pld-version", "version")
+devserver_script = _script("pld-devserver", "serve")
+stream_script = _script("pld-stream", "stream")

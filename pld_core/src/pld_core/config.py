@@ -12,6 +12,7 @@ the key path.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import logging
@@ -202,8 +203,9 @@ class _CopyResolver:
                 self.active.pop()
         if DEFAULT_KEY in node:
             return node[DEFAULT_KEY]
-        raise ConfigError(f"__copy__ names {target!r}, which is not in the configuration",
-                          path=self.path, key=key)
+        raise ConfigError(
+            f"__copy__ names {target!r}, which is not in the configuration", path=self.path, key=key
+        )
 
 
 def _lookup(tree: Any, dotted: str) -> Any:
@@ -275,11 +277,11 @@ class _Builder:
         except PldError as exc:
             raise self._error(f"{label}: {exc}", key) from None
         except Exception as exc:
-            raise self._error(f"building {label} failed: {type(exc).__name__}: {exc}", key) from None
-        try:
+            raise self._error(
+                f"building {label} failed: {type(exc).__name__}: {exc}", key
+            ) from None
+        with contextlib.suppress(AttributeError, TypeError):  # e.g. builtins, slotted classes
             component.__pld_config_key__ = name
-        except (AttributeError, TypeError):
-            pass
         self.built.append(component)
         return component
 
@@ -345,10 +347,8 @@ def load_config(
         from pld_core.plugins import get_plugin_manager
 
         plugins = get_plugin_manager()
-    if paths is None or isinstance(paths, str):
-        files = find_config_files(paths)
-    else:
-        files = list(paths)
+    single = paths is None or isinstance(paths, str)
+    files = find_config_files(paths) if single else list(paths)  # type: ignore[arg-type]
     raw = [(path, read_config_file(path)) for path in files]
     return build_config(raw, plugins=plugins, extra=extra)
 

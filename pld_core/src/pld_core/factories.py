@@ -34,7 +34,9 @@ def import_dotted(name: str) -> Any:
                 raise PldError(f"importing {module_name!r} failed: {exc}") from exc
             continue
         except Exception as exc:
-            raise PldError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from exc
+            raise PldError(
+                f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         try:
             for attr in attrs:
                 obj = getattr(obj, attr)

@@ -79,6 +79,16 @@ def pld_register_decorators(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def pld_register_components(register: Callable[..., None]) -> None:
+    """Register any other named component a config can build (helpers, wiring entries).
+
+    pld-core registers ``url-rule`` (alias ``palladium.server.add_url_rule``) here.
+
+    :param register: ``register(name, factory, aliases=())``, as for dataset loaders.
+    """
+
+
+@hookspec
 def pld_register_routes(register: Callable[..., None]) -> None:
     """Add HTTP endpoints to the WSGI application.
 

@@ -21,6 +21,7 @@ KIND_HOOKS = {
     "persister": "pld_register_persisters",
     "predict_service": "pld_register_predict_services",
     "decorator": "pld_register_decorators",
+    "component": "pld_register_components",
 }
 
 

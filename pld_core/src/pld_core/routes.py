@@ -40,8 +40,9 @@ def collect_routes(pm: pluggy.PluginManager) -> list[Route]:
             _plugin: str = plugin,
         ) -> None:
             if not path.startswith("/"):
-                raise PluginConflictError(f"plugin {_plugin!r} registered route {path!r}: "
-                                          "paths start with '/'")
+                raise PluginConflictError(
+                    f"plugin {_plugin!r} registered route {path!r}: paths start with '/'"
+                )
             route = Route(path, view, tuple(m.upper() for m in methods), decorators, _plugin)
             for method in route.methods:
                 taken = routes.get((path, method))

@@ -30,7 +30,9 @@ def scorers(config: Config, model: Any) -> dict[str, Scorer]:
             )
         return {"score": _model_score}
     if isinstance(scoring, dict):
-        return {str(name): _make(config, value, f"scoring.{name}") for name, value in scoring.items()}
+        return {
+            str(name): _make(config, value, f"scoring.{name}") for name, value in scoring.items()
+        }
     name = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "score")
     return {name: _make(config, scoring, "scoring")}
 

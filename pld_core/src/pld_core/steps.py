@@ -29,8 +29,9 @@ def load_data(config: Config, key: str) -> tuple[Any, Any]:
 
     result = decorate(load, config, "load_data_decorators")(loader)
     if not isinstance(result, tuple) or len(result) != 2:
-        raise ConfigError(f"the dataset loader returned {type(result).__name__}, not (X, y)",
-                          key=key)
+        raise ConfigError(
+            f"the dataset loader returned {type(result).__name__}, not (X, y)", key=key
+        )
     return result
 
 

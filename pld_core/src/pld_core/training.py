@@ -91,7 +91,9 @@ def _fit(
     if evaluate and "dataset_loader_test" in config:
         with timer(logger, "Loading test data"):
             X_test, y_test = steps.load_data(config, "dataset_loader_test")
-        test_scores = {name: float(scorer(model, X_test, y_test)) for name, scorer in chosen.items()}
+        test_scores = {
+            name: float(scorer(model, X_test, y_test)) for name, scorer in chosen.items()
+        }
         _record_scores(model, result, "test", test_scores)
 
     if not persist:

@@ -7,11 +7,16 @@ in ``__init__``, so a request only parses, predicts and serialises.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from werkzeug.wrappers import Response
+
 from pld_core import PredictError, hookimpl
 from pld_core import PredictService as PredictServiceInterface
+
+logger = logging.getLogger(__name__)
 
 
 def _to_bool(value: Any) -> bool:
@@ -94,11 +99,15 @@ class PredictService(PredictServiceInterface):
         self.unwrap_sample = unwrap_sample
         self.service_metadata = dict(service_metadata or {})
         self._predict_hook: Any = None
+        numeric = all(type_name in ("float", "int") for _, type_name in self.mapping)
+        self._dtype: Any = float if numeric and not unwrap_sample else object
+        self._ok_metadata = self.metadata(status="OK", error_code=0)
 
     def initialize_component(self, config: Mapping[str, Any]) -> None:
         """Take the config's ``service_metadata`` and the ``pld_predict`` hook, once."""
         if not self.service_metadata:
             self.service_metadata = dict(config.get("service_metadata") or {})
+            self._ok_metadata = self.metadata(status="OK", error_code=0)
         plugins = getattr(config, "plugins", None)
         if plugins is not None:
             self._predict_hook = plugins.hook.pld_predict
@@ -139,50 +148,70 @@ class PredictService(PredictServiceInterface):
             return getattr(model, method)(X, **params)
         return self._predict_hook(model=model, X=X, method=method, params=params)
 
+    def predict_records(self, model: Any, records: Any, query: Mapping[str, Any]) -> Any:
+        """The shared predict path: records (a list of objects) → predictions, one per record.
+
+        HTTP and ``pld stream`` both call this, so validation and errors are the same.
+        :raises BadRequest: the input does not match the mapping.
+        """
+        import numpy
+
+        if not isinstance(records, list) or not records:
+            raise BadRequest("the body must be a non-empty JSON list of objects")
+        rows = [self.sample_from_data(model, record) for record in records]
+        X = numpy.array(rows, dtype=self._dtype)
+        params = self.params_from_data(model, query)
+        return self.predict(model, X, **params)
+
     # -- answering ---------------------------------------------------------------------------
 
     def metadata(self, **status: Any) -> dict[str, Any]:
         """The envelope's ``metadata``: status fields, then the service metadata."""
         return {**status, **self.service_metadata}
 
-    def response_from_prediction(self, y_pred: Any, single: bool = True) -> tuple[int, bytes]:
-        """``(200, body)`` with ``result`` (a scalar for one sample, else a list)."""
+    def response_from_prediction(self, y_pred: Any, single: bool = True) -> Response:
+        """200 with ``result`` (a scalar for one sample, else a list)."""
         result = y_pred.tolist() if hasattr(y_pred, "tolist") else list(y_pred)
-        body = {"result": result[0] if single else result,
-                "metadata": self.metadata(status="OK", error_code=0)}
-        return 200, json.dumps(body).encode()
+        body = {"result": result[0] if single else result, "metadata": self._ok_metadata}
+        return Response(json.dumps(body), status=200, mimetype="application/json")
 
-    def response_from_exception(self, exc: BaseException) -> tuple[int, bytes]:
-        """``(status, body)`` for a failure: 400 for bad input, 500 otherwise."""
+    def response_from_exception(self, exc: BaseException) -> Response:
+        """400 for bad input, 500 (with a model's own code for PredictError) otherwise."""
         if isinstance(exc, BadRequest):
             status, code, message = 400, -1, f"BadRequest: {exc}"
         elif isinstance(exc, PredictError):
             status, code, message = 500, exc.error_code, exc.error_message
         else:
+            logger.exception("prediction failed")
             status, code, message = 500, -1, f"{type(exc).__name__}: {exc}"
         body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
-        return status, json.dumps(body).encode()
+        return Response(json.dumps(body), status=status, mimetype="application/json")
 
-    def __call__(self, model: Any, request: Any) -> tuple[int, bytes]:
-        """Answer ``request`` (``.method``, ``.args``, ``.get_json()``) as ``(status, body)``."""
-        import numpy
-
+    def __call__(self, model: Any, request: Any) -> Response:
+        """Answer an HTTP request: GET query parameters (one sample) or a POST JSON list."""
         try:
             if request.method == "GET":
-                single, datas = True, [request.args]
+                single, records = True, [request.args]
             else:
-                single, datas = False, request.get_json(silent=True)
-                if not isinstance(datas, list) or not datas:
-                    raise BadRequest("the body must be a non-empty JSON list of objects")
-            rows = [self.sample_from_data(model, data) for data in datas]
-            X = numpy.array(rows, dtype=object)
-            params = self.params_from_data(model, request.args)
-            return self.response_from_prediction(self.predict(model, X, **params), single)
+                single, records = False, _json_body(request)
+            y_pred = self.predict_records(model, records, request.args)
+            return self.response_from_prediction(y_pred, single)
         except Exception as exc:
             return self.response_from_exception(exc)
 
 
-def _converters(items: Sequence[tuple[str, ...]], what: str) -> list[tuple[str, Callable[[Any], Any]]]:
+def _json_body(request: Any) -> Any:
+    if request.mimetype != "application/json":
+        raise BadRequest(f"the body must be application/json, not {request.mimetype or 'empty'}")
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def _converters(
+    items: Sequence[tuple[str, ...]], what: str
+) -> list[tuple[str, Callable[[Any], Any]]]:
     converters = []
     for item in items:
         if len(item) != 2:

@@ -1,4 +1,4 @@
-"""scikit-learn scorer names for the ``scoring`` config entry (``"accuracy"``, ``"f1_macro"``...)."""
+"""scikit-learn scorer names for the ``scoring`` config entry: ``"accuracy"``, ``"f1_macro"``..."""
 
 from __future__ import annotations
 

@@ -1,0 +1,67 @@
+"""Background jobs for ``/fit`` and ``/update-model-cache``: start now, report under ``/alive``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pld_core.store import ProcessStore
+
+logger = logging.getLogger(__name__)
+
+#: Finished jobs kept for ``/alive``; older ones are dropped so the registry cannot grow forever.
+MAX_FINISHED_JOBS = 100
+
+
+def job_registry(store: ProcessStore) -> dict[str, dict[str, Any]]:
+    """The ``jobs`` dict inside ``process_store['process_metadata']``."""
+    if "process_metadata" not in store:
+        store["process_metadata"] = {}
+    jobs: dict[str, dict[str, Any]] = store["process_metadata"].setdefault("jobs", {})
+    return jobs
+
+
+def run_job(
+    store: ProcessStore, name: str, func: Callable[..., Any], **params: Any
+) -> tuple[threading.Thread, str]:
+    """Run ``func(**params)`` in a thread; its status lives in the job registry under an id."""
+    jobs = job_registry(store)
+    job_id = str(uuid.uuid4())
+    record: dict[str, Any] = {
+        "func": name,
+        "started": datetime.now(UTC).isoformat(),
+        "status": "running",
+        "params": {key: repr(value) for key, value in params.items()},
+    }
+
+    def work() -> None:
+        try:
+            result = func(**params)
+        except Exception as exc:
+            logger.exception("job %s (%s) failed", job_id, name)
+            record.update(status="error", info=f"{type(exc).__name__}: {exc}")
+        else:
+            record.update(status="finished", info=_describe(result))
+        record["finished"] = datetime.now(UTC).isoformat()
+        _prune(jobs)
+
+    thread = threading.Thread(target=work, name=f"pld-job-{name}", daemon=False)
+    record["thread"] = thread.name
+    jobs[job_id] = record
+    thread.start()
+    return thread, job_id
+
+
+def _describe(result: Any) -> Any:
+    describe = getattr(result, "describe", None)
+    return describe() if callable(describe) else str(result)
+
+
+def _prune(jobs: dict[str, dict[str, Any]]) -> None:
+    finished = [key for key, job in jobs.items() if job["status"] != "running"]
+    for key in finished[:-MAX_FINISHED_JOBS]:
+        jobs.pop(key, None)

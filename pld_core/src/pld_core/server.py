@@ -1,0 +1,272 @@
+"""The WSGI application on raw Werkzeug: routing, views, and JSON answers for everything.
+
+``create_app(config)`` does all the work that can be done once — routes, decorated views,
+the model source, metadata templates — so a request only routes, predicts and serialises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psutil
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from pld_core import admin
+from pld_core.config import Config
+from pld_core.decorators import decorate
+from pld_core.errors import ConfigError
+from pld_core.jobs import job_registry, run_job
+from pld_core.model_source import ModelSource
+from pld_core.routes import collect_routes
+from pld_core.store import process_store
+from pld_core.url_rules import UrlRule
+
+logger = logging.getLogger(__name__)
+
+View = Callable[[Request], Response]
+JSON_MIMETYPE = "application/json"
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON answer; non-JSON values (numpy scalars, datetimes) are turned into strings."""
+    return Response(json.dumps(body, default=_to_json), status=status, mimetype=JSON_MIMETYPE)
+
+
+def _to_json(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    return str(value)
+
+
+class PldApp:
+    """A WSGI application serving one configuration."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.service_metadata = dict(config.get("service_metadata") or {})
+        self.url_map = Map(strict_slashes=False)
+        self.views: dict[str, View] = {}
+        self.models = ModelSource(config)
+        self._process = psutil.Process()
+        self._add_predict_services()
+        self._add("/alive", "alive", self.alive, ("GET",), "alive_decorators")
+        self._add("/list", "list", self.list, ("GET",), "list_decorators")
+        for rule in _url_rules(config.values()):
+            view, decorators = self._builtin_view(rule)
+            self._add(rule.rule, rule.endpoint, view, rule.methods, decorators)
+        if config.plugins is not None:
+            for route in collect_routes(config.plugins):
+                bound = _bind(route.view, self)
+                self._add(
+                    route.path,
+                    f"plugin:{route.plugin}:{route.path}",
+                    bound,
+                    route.methods,
+                    route.decorators,
+                )
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _add(
+        self, path: str, endpoint: str, view: View, methods: Iterable[str], decorators: str | None
+    ) -> None:
+        if endpoint in self.views or any(r.rule == path for r in self.url_map.iter_rules()):
+            raise ConfigError(f"two endpoints want the path {path!r}")
+        self.url_map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
+        self.views[endpoint] = decorate(view, self.config, decorators) if decorators else view
+
+    def _add_predict_services(self) -> None:
+        for key, value in self.config.items():
+            if not _is_predict_service(value):
+                continue
+            self._add(
+                value.entry_point,
+                f"predict:{key}",
+                self._predict_view(value),
+                ("GET", "POST"),
+                getattr(value, "decorator_list_name", "predict_decorators"),
+            )
+
+    def _predict_view(self, service: Any) -> View:
+        get_model = self.models.get
+
+        def predict(request: Request) -> Response:
+            model = get_model()
+            if model is None:
+                return self.error(503, "no model is available to predict with")
+            answer = service(model, request)
+            if isinstance(answer, Response):
+                return answer
+            status, body = answer
+            return Response(body, status=status, mimetype=JSON_MIMETYPE)
+
+        return predict
+
+    def _builtin_view(self, rule: UrlRule) -> tuple[View, str | None]:
+        builtin = {
+            "fit": (self.fit, "server_fit_decorators"),
+            "update-model-cache": (self.update_model_cache, "update_model_cache_decorators"),
+            "activate": (self.activate, "activate_decorators"),
+        }
+        if isinstance(rule.view, str):
+            return builtin[rule.view]
+        return _bind(rule.view, self), rule.decorators
+
+    # -- WSGI --------------------------------------------------------------------------------
+
+    def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            endpoint, _args = adapter.match()
+            response = self.views[endpoint](request)
+        except HTTPException as exc:
+            response = self.error(exc.code or 500, f"{type(exc).__name__}: {exc.description}")
+        except Exception as exc:
+            logger.exception("%s %s failed", request.method, request.path)
+            response = self.error(500, f"{type(exc).__name__}: {exc}")
+        return response(environ, start_response)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        return self.wsgi_app(environ, start_response)
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def metadata(self, **status: Any) -> dict[str, Any]:
+        return {**status, **self.service_metadata}
+
+    def error(self, status: int, message: str, code: int = -1) -> Response:
+        """Palladium's error envelope with ``status``."""
+        body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
+        return json_response(body, status)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def alive(self, request: Request) -> Response:
+        """Health: versions, memory, metadata, jobs; 503 while a required entry is missing."""
+        from pld_core import __version__
+
+        memory = self._process.memory_info()
+        body: dict[str, Any] = {
+            "pld_version": __version__,
+            "palladium_version": __version__,
+            "memory_usage": round(memory.rss / 2**20, 3),
+            "memory_usage_vms": round(memory.vms / 2**20, 3),
+            "service_metadata": self.service_metadata,
+            "process_metadata": process_store.get("process_metadata", {}),
+        }
+        status = 200
+        required = (self.config.get("alive") or {}).get("process_store_required") or ()
+        for name in required:
+            value = process_store.get(name)
+            if value is None:
+                body[name] = "N/A"
+                status = 503
+                continue
+            entry: dict[str, Any] = {"updated": process_store.mtime[name].isoformat()}
+            if hasattr(value, "__metadata__"):
+                entry["metadata"] = value.__metadata__
+            body[name] = entry
+        return json_response(body, status)
+
+    def list(self, request: Request) -> Response:
+        """The stored models and the persister's properties."""
+        return json_response(admin.list_models(self.config))
+
+    def fit(self, request: Request) -> Response:
+        """Start a fit in the background; answer its job id at once."""
+        from pld_core.training import fit
+
+        options = _fit_options(request)
+        _thread, job_id = run_job(process_store, "fit", fit, config=self.config, **options)
+        return json_response({"job_id": job_id})
+
+    def update_model_cache(self, request: Request) -> Response:
+        """Reload the served model in the background; answer the job id at once."""
+        _thread, job_id = run_job(process_store, "update-model-cache", self.models.reload)
+        return json_response({"job_id": job_id})
+
+    def activate(self, request: Request) -> Response:
+        """Activate ``model_version`` (query or form); answer the model list."""
+        raw = request.values.get("model_version")
+        if raw is None:
+            return self.error(400, "BadRequest: missing parameter 'model_version'")
+        try:
+            version = int(raw)
+        except ValueError:
+            return self.error(400, f"BadRequest: model_version {raw!r} is not an integer")
+        try:
+            admin.activate(self.config, version)
+        except LookupError as exc:
+            return self.error(404, str(exc.args[0] if exc.args else exc))
+        return json_response(admin.list_models(self.config))
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        return job_registry(process_store)
+
+
+_TRUE = {"1", "t", "true", "yes", "on"}
+_FALSE = {"0", "f", "false", "no", "off"}
+
+
+def _fit_options(request: Request) -> dict[str, Any]:
+    """The fit options from the query string or form: the same names as ``training.fit``."""
+    options: dict[str, Any] = {}
+    for name in ("persist", "activate", "evaluate"):
+        raw = request.values.get(name)
+        if raw is None:
+            continue
+        text = raw.strip().lower()
+        if text not in _TRUE | _FALSE:
+            from werkzeug.exceptions import BadRequest
+
+            raise BadRequest(f"{name} must be true or false, not {raw!r}")
+        options[name] = text in _TRUE
+    raw = request.values.get("persist_if_better_than")
+    if raw is not None:
+        try:
+            options["persist_if_better_than"] = float(raw)
+        except ValueError:
+            from werkzeug.exceptions import BadRequest
+
+            raise BadRequest(f"persist_if_better_than must be a number, not {raw!r}") from None
+    return options
+
+
+def _is_predict_service(value: Any) -> bool:
+    from pld_core.interfaces import PredictService
+
+    return isinstance(value, PredictService) and isinstance(
+        getattr(value, "entry_point", None), str
+    )
+
+
+def _url_rules(values: Iterable[Any]) -> list[UrlRule]:
+    found: list[UrlRule] = []
+    for value in values:
+        if isinstance(value, UrlRule):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            found.extend(_url_rules(value))
+    return found
+
+
+def _bind(view: Callable[..., Any], app: PldApp) -> View:
+    def bound(request: Request) -> Response:
+        return view(request, app)
+
+    return bound
+
+
+def create_app(config: Config) -> PldApp:
+    """The WSGI application for ``config`` (load it without ``__mode__``: serving mode)."""
+    return PldApp(config)

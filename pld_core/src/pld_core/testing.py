@@ -1,0 +1,362 @@
+"""Test helpers for pld and its plugins; a pytest plugin (``-p pld_core.testing``).
+
+Fixtures:
+
+* ``pm`` -- a fresh plugin manager with pld_core's defaults and no installed plugins.
+* ``register_plugin`` -- ``register_plugin(module_or_object, name=None)`` adds a plugin to
+  ``pm`` and returns its name.
+
+:class:`PersisterContract` is the behaviour every model persister promises. Subclass it in
+a test module (the subclass name must start with ``Test``) and give it a ``persister``
+fixture returning a persister on a fresh, empty store::
+
+    class TestMyPersister(PersisterContract):
+        @pytest.fixture
+        def persister(self, tmp_path):
+            return MyPersister(tmp_path / "store")
+
+        @pytest.fixture
+        def reopen(self):
+            return lambda persister: MyPersister(persister.location)
+
+Importing this module needs pytest but never the data stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pluggy
+import pytest
+
+from pld_core.interfaces import ModelPersister, annotate
+from pld_core.plugins import get_plugin_manager
+from pld_core.registry import collect_registry
+
+__all__ = [
+    "ContractModel",
+    "PersisterContract",
+    "component_factory",
+    "contract_model",
+    "make_plugin_manager",
+]
+
+
+# -- plugin managers ---------------------------------------------------------------------
+
+
+def make_plugin_manager(
+    plugins: Iterable[Any] = (), *, entrypoints: bool = False
+) -> pluggy.PluginManager:
+    """A fresh plugin manager holding pld_core's defaults and ``plugins``.
+
+    :param entrypoints: also load the installed plugins (off: tests see only what they add).
+    """
+    pm = get_plugin_manager(load_entrypoints=entrypoints)
+    for plugin in plugins:
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
+    return pm
+
+
+def component_factory(pm: pluggy.PluginManager, name: str) -> Any:
+    """What the plugins in ``pm`` registered under ``name`` (a config ``__factory__``)."""
+    entry = collect_registry(pm).get(name)
+    if entry is None:
+        raise LookupError(f"no plugin registered a component named {name!r}")
+    return entry.factory
+
+
+@pytest.fixture
+def pm() -> pluggy.PluginManager:
+    """A fresh plugin manager with pld_core's defaults and no installed plugins."""
+    return make_plugin_manager()
+
+
+@pytest.fixture
+def register_plugin(pm: pluggy.PluginManager) -> Callable[..., str]:
+    """``register_plugin(plugin, name=None)``: add ``plugin`` to ``pm``; return its name."""
+
+    def register(plugin: Any, name: str | None = None) -> str:
+        registered = pm.register(plugin, name=name)
+        if registered is None:
+            raise ValueError(f"plugin {plugin!r} is blocked in this plugin manager")
+        return registered
+
+    return register
+
+
+# -- a model for persister tests ----------------------------------------------------------
+
+
+class ContractModel:
+    """A tiny picklable model: predicts ``value`` for every sample."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+        self.__metadata__: dict[str, Any] = {}
+
+    def fit(self, X: Any, y: Any = None) -> ContractModel:
+        return self
+
+    def predict(self, X: Any) -> list[int]:
+        return [self.value for _ in X]
+
+    def __repr__(self) -> str:
+        return f"ContractModel({self.value!r})"
+
+
+def contract_model(value: int = 0, **metadata: Any) -> ContractModel:
+    """A fresh :class:`ContractModel` whose ``__metadata__`` holds ``metadata``."""
+    model = ContractModel(value)
+    annotate(model, metadata)
+    return model
+
+
+# -- the persister contract ----------------------------------------------------------------
+
+MISSING = 987654  # a version no test store ever reaches
+
+MakeModel = Callable[..., Any]
+Reopen = Callable[[ModelPersister], ModelPersister]
+
+
+def _tag(model: Any) -> Any:
+    return model.__metadata__["contract_tag"]
+
+
+def _versions(persister: ModelPersister) -> list[int]:
+    return [int(entry["version"]) for entry in persister.list_models()]
+
+
+class PersisterContract:
+    """The behaviour every :class:`~pld_core.ModelPersister` promises, as tests.
+
+    Provide ``persister`` (a persister on a fresh, empty store, one per test). Optionally
+    override ``make_model`` (``make_model(**metadata)`` returns a fresh picklable model whose
+    ``__metadata__`` holds ``metadata``) and ``reopen`` (``reopen(persister)`` returns a new
+    instance on the same store; without it the persistence test is skipped).
+    """
+
+    @pytest.fixture
+    def persister(self) -> ModelPersister:
+        raise NotImplementedError(
+            f"{type(self).__name__} must define a `persister` fixture returning a persister "
+            "on a fresh, empty store"
+        )
+
+    @pytest.fixture
+    def make_model(self) -> MakeModel:
+        return contract_model
+
+    @pytest.fixture
+    def reopen(self) -> Reopen:
+        def reopen(persister: ModelPersister) -> ModelPersister:
+            pytest.skip(
+                f"{type(self).__name__} has no `reopen` fixture returning a second persister "
+                "instance on the same store"
+            )
+
+        return reopen
+
+    # -- versions --------------------------------------------------------------------------
+
+    def test_fresh_store_is_empty(self, persister: ModelPersister) -> None:
+        assert persister.list_models() == []
+        assert "active-model" not in persister.list_properties()
+
+    def test_write_returns_increasing_versions_from_1(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        assert persister.write(make_model()) == 1
+        assert persister.write(make_model()) == 2
+        assert persister.write(make_model()) == 3
+
+    def test_write_annotates_the_version(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        model = make_model()
+        version = persister.write(model)
+        assert model.__metadata__["version"] == version
+
+    def test_read_any_version(self, persister: ModelPersister, make_model: MakeModel) -> None:
+        first = persister.write(make_model(contract_tag="first"))
+        second = persister.write(make_model(contract_tag="second"))
+        assert _tag(persister.read(first)) == "first"
+        assert _tag(persister.read(second)) == "second"
+        assert persister.read(first).__metadata__["version"] == first
+        assert persister.read(version=second).__metadata__["version"] == second
+
+    def test_model_state_survives_the_round_trip(self, persister: ModelPersister) -> None:
+        version = persister.write(contract_model(42))
+        model = persister.read(version)
+        assert isinstance(model, ContractModel)
+        assert model.predict([1, 2]) == [42, 42]
+
+    def test_list_properties_are_strings(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        persister.activate(persister.write(make_model()))
+        properties = persister.list_properties()
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in properties.items())
+
+    # -- the active model ------------------------------------------------------------------
+
+    def test_new_versions_start_inactive(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        persister.write(make_model())
+        persister.write(make_model())
+        assert "active-model" not in persister.list_properties()
+        with pytest.raises(LookupError):
+            persister.read()
+
+    def test_read_without_an_active_model_raises(self, persister: ModelPersister) -> None:
+        with pytest.raises(LookupError):
+            persister.read()
+        with pytest.raises(LookupError):
+            persister.read(None)
+
+    def test_activate_switches_the_active_model(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        first = persister.write(make_model(contract_tag="first"))
+        second = persister.write(make_model(contract_tag="second"))
+        persister.activate(first)
+        assert persister.list_properties()["active-model"] == str(first)
+        assert _tag(persister.read()) == "first"
+        assert _tag(persister.read(None)) == "first"
+        persister.activate(second)
+        assert persister.list_properties()["active-model"] == str(second)
+        assert _tag(persister.read()) == "second"
+        assert _tag(persister.read(first)) == "first"
+
+    def test_writing_does_not_change_the_active_model(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        first = persister.write(make_model(contract_tag="first"))
+        persister.activate(first)
+        persister.write(make_model(contract_tag="second"))
+        assert persister.list_properties()["active-model"] == str(first)
+        assert _tag(persister.read()) == "first"
+
+    # -- missing versions -----------------------------------------------------------------
+
+    @pytest.mark.parametrize("operation", ["read", "activate", "delete"])
+    def test_missing_version_raises_lookup_error_naming_it(
+        self, persister: ModelPersister, make_model: MakeModel, operation: str
+    ) -> None:
+        persister.write(make_model())
+        with pytest.raises(LookupError) as excinfo:
+            getattr(persister, operation)(MISSING)
+        assert str(MISSING) in str(excinfo.value)
+
+    def test_failed_activate_keeps_the_active_model(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        version = persister.write(make_model())
+        persister.activate(version)
+        with pytest.raises(LookupError):
+            persister.activate(MISSING)
+        assert persister.list_properties()["active-model"] == str(version)
+
+    # -- delete -----------------------------------------------------------------------------
+
+    def test_delete_removes_the_version(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        first = persister.write(make_model(contract_tag="first"))
+        second = persister.write(make_model(contract_tag="second"))
+        persister.delete(first)
+        assert _versions(persister) == [second]
+        with pytest.raises(LookupError) as excinfo:
+            persister.read(first)
+        assert str(first) in str(excinfo.value)
+        with pytest.raises(LookupError):
+            persister.delete(first)
+        assert _tag(persister.read(second)) == "second"
+
+    def test_versions_are_never_reused(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        persister.write(make_model())
+        newest = persister.write(make_model())
+        persister.delete(newest)
+        assert persister.write(make_model()) == newest + 1
+        for version in _versions(persister):
+            persister.delete(version)
+        assert persister.write(make_model()) == newest + 2
+
+    def test_deleting_the_active_model_clears_the_pointer(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        version = persister.write(make_model())
+        other = persister.write(make_model())
+        persister.activate(version)
+        persister.delete(version)
+        assert "active-model" not in persister.list_properties()
+        with pytest.raises(LookupError):
+            persister.read()
+        persister.activate(other)
+        assert persister.read().__metadata__["version"] == other
+
+    def test_deleting_another_model_keeps_the_active_one(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        version = persister.write(make_model(contract_tag="kept"))
+        other = persister.write(make_model())
+        persister.activate(version)
+        persister.delete(other)
+        assert persister.list_properties()["active-model"] == str(version)
+        assert _tag(persister.read()) == "kept"
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def test_metadata_round_trip(self, persister: ModelPersister, make_model: MakeModel) -> None:
+        metadata = {"score_test": 0.9, "feature_names": ["sepal length", "sepal width"]}
+        version = persister.write(make_model(**metadata))
+        (entry,) = persister.list_models()
+        assert entry["version"] == version
+        assert {key: entry[key] for key in metadata} == metadata
+        read_back = persister.read(version).__metadata__
+        assert read_back["version"] == version
+        assert {key: read_back[key] for key in metadata} == metadata
+
+    def test_list_models_is_sorted_oldest_first(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        versions = [persister.write(make_model()) for _ in range(4)]
+        persister.activate(versions[1])
+        persister.delete(versions[2])
+        assert _versions(persister) == [versions[0], versions[1], versions[3]]
+
+    def test_upgrade_keeps_the_models(
+        self, persister: ModelPersister, make_model: MakeModel
+    ) -> None:
+        version = persister.write(make_model(contract_tag="kept"))
+        persister.activate(version)
+        persister.upgrade()
+        assert _versions(persister) == [version]
+        assert _tag(persister.read()) == "kept"
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def test_a_second_instance_sees_the_same_store(
+        self, persister: ModelPersister, make_model: MakeModel, reopen: Reopen
+    ) -> None:
+        first = persister.write(make_model(contract_tag="first", score_test=0.5))
+        persister.activate(first)
+        other = reopen(persister)
+        assert other is not persister
+        assert other.list_models() == persister.list_models()
+        assert other.list_properties()["active-model"] == str(first)
+        assert _tag(other.read()) == "first"
+        second = other.write(make_model(contract_tag="second"))
+        assert second > first
+        other.activate(second)
+        assert _versions(persister) == [first, second]
+        assert _tag(persister.read()) == "second"
+        persister.delete(second)
+        assert "active-model" not in other.list_properties()
+        assert other.write(make_model()) > second

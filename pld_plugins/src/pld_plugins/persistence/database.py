@@ -1,0 +1,378 @@
+"""``Database`` and ``DatabaseCLOB``: models in three SQL tables, in Palladium 1.2's schema.
+
+Tables (``_<table_postfix>`` appended when given): ``properties(id, name, value)``,
+``models(version, metadata)`` with the metadata as JSON, and ``model_chunks(id,
+model_version, blob)`` holding the gzip pickle in ``chunk_size`` pieces.
+
+Unlike Palladium, a write picks its version inside the transaction that stores it, under a
+row lock on the ``last-version`` property (``BEGIN IMMEDIATE`` on SQLite), so writers in
+different processes get distinct versions; ``delete`` removes the chunks itself and clears
+the active pointer; and missing versions raise ``LookupError`` everywhere.
+
+This module is the only one importing SQLAlchemy; the plugin imports it on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import pool as sa_pool
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Dialect, Engine
+
+from pld_core import ModelPersister
+from pld_plugins.persistence._common import (
+    ACTIVE,
+    DB_VERSION,
+    DIGEST,
+    FORMAT_VERSION,
+    LAST_VERSION,
+    as_version,
+    digest_of,
+    dump_model,
+    load_model,
+    needs_step,
+    no_active_model,
+    no_such_version,
+    restored_on_failure,
+    stamp,
+    to_json,
+)
+
+__all__ = ["Database", "DatabaseCLOB"]
+
+logger = logging.getLogger(__name__)
+
+_MYSQL = ("mysql", "mariadb")
+# MySQL's TEXT and BLOB stop at 64 KiB: metadata with cv_results and 100 MiB chunks need LONG.
+_LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
+_LONG_BINARY = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
+_WRITE_ATTEMPTS = 5
+
+
+class Base64Text(sa.types.TypeDecorator[bytes]):
+    """Bytes stored base64-encoded in a text column, for databases without BLOBs."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        long_text = mysql.LONGTEXT() if dialect.name in _MYSQL else sa.Text()
+        return dialect.type_descriptor(long_text)
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else base64.b64encode(value).decode("ascii")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
+        return None if value is None else base64.b64decode(value)
+
+
+class Database(ModelPersister):
+    """Store models in a SQL database reached through a SQLAlchemy ``url``.
+
+    :param url: e.g. ``sqlite:///models.db`` or ``postgresql+psycopg://user@host/db``.
+    :param poolclass: a SQLAlchemy pool class (or its name); default ``NullPool``, so no
+        connection stays open between calls. In-memory SQLite gets ``StaticPool``.
+    :param chunk_size: bytes per chunk row. MySQL/MariaDB refuse rows above
+        ``max_allowed_packet`` (often 16-64 MiB): lower it there.
+    :param table_postfix: appended as ``_<postfix>`` to every table name.
+    :param engine_options: extra ``create_engine`` keyword arguments (``connect_args``...).
+    """
+
+    chunk_type: Any = _LONG_BINARY
+
+    def __init__(
+        self,
+        url: str,
+        poolclass: Any = None,
+        chunk_size: int = 100 * 1024**2,
+        table_postfix: str = "",
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive number of bytes, not {chunk_size!r}")
+        if not re.fullmatch(r"\w*", table_postfix or ""):
+            raise ValueError(
+                f"table_postfix may hold letters, digits and '_' only: {table_postfix!r}"
+            )
+        self.url = url
+        self.chunk_size = chunk_size
+        self.table_postfix = table_postfix or ""
+        self.engine = _make_engine(url, poolclass, dict(engine_options or {}))
+        self.where = self.engine.url.render_as_string(hide_password=True)
+        if self.table_postfix:
+            self.where += f" (tables *_{self.table_postfix})"
+        self._tables()
+        self._lock = threading.RLock()
+        # One shared connection (in-memory SQLite) must not be used by two threads at once.
+        self._serialise_reads = isinstance(self.engine.pool, sa_pool.StaticPool)
+        self._schema_ready = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.where!r})"
+
+    def close(self) -> None:
+        """Close pooled connections (there are none with the default ``NullPool``)."""
+        self.engine.dispose()
+
+    def table_name(self, base: str) -> str:
+        return f"{base}_{self.table_postfix}" if self.table_postfix else base
+
+    def _tables(self) -> None:
+        self.sa_metadata = sa.MetaData()
+        self.properties = sa.Table(
+            self.table_name("properties"),
+            self.sa_metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("name", sa.String(1000)),
+            sa.Column("value", sa.String(1000), nullable=False),
+        )
+        self.models = sa.Table(
+            self.table_name("models"),
+            self.sa_metadata,
+            sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+            sa.Column("metadata", _LONG_TEXT, nullable=False),
+        )
+        self.chunks = sa.Table(
+            self.table_name("model_chunks"),
+            self.sa_metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column(
+                "model_version",
+                sa.Integer,
+                sa.ForeignKey(f"{self.models.name}.version", ondelete="CASCADE"),
+                nullable=False,
+                index=True,
+            ),
+            sa.Column("blob", self.chunk_type, nullable=False),
+        )
+
+    # -- the persister interface ---------------------------------------------------------
+
+    def read(self, version: int | None = None) -> Any:
+        with self._transaction() as conn:
+            if version is None:
+                active = self._get(conn, ACTIVE)
+                if active is None:
+                    raise no_active_model(self.where)
+                version = as_version(active)
+            else:
+                version = as_version(version)
+            metadata = conn.scalar(
+                sa.select(self.models.c["metadata"]).where(self.models.c.version == version)
+            )
+            if metadata is None:
+                raise no_such_version(version, self.where)
+            blobs = conn.scalars(
+                sa.select(self.chunks.c.blob)
+                .where(self.chunks.c.model_version == version)
+                .order_by(self.chunks.c.id)
+            ).all()
+        if not blobs:
+            raise LookupError(f"Model version {version} in {self.where} has no stored data")
+        data = b"".join(bytes(blob) for blob in blobs)
+        expected = json.loads(metadata).get(DIGEST)
+        return load_model(data, expected, f"model version {version} in {self.where}")
+
+    def write(self, model: Any) -> int:
+        with restored_on_failure(model):
+            for attempt in range(1, _WRITE_ATTEMPTS + 1):
+                try:
+                    with self._transaction(write=True) as conn:
+                        version = self._next_version(conn)
+                        metadata = stamp(model, version)
+                        data = dump_model(model)
+                        digest = digest_of(data)
+                        self._insert(conn, version, {**metadata, DIGEST: digest}, data)
+                    metadata[DIGEST] = digest
+                    return version
+                except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+                    # Another process took the version first, or the database saw a deadlock.
+                    if attempt == _WRITE_ATTEMPTS:
+                        raise
+                    logger.debug("writing to %s: retrying after %s", self.where, exc)
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def activate(self, version: int) -> None:
+        version = as_version(version)
+        with self._transaction(write=True) as conn:
+            if not self._exists(conn, version):
+                raise no_such_version(version, self.where)
+            self._set(conn, ACTIVE, str(version))
+
+    def delete(self, version: int) -> None:
+        version = as_version(version)
+        with self._transaction(write=True) as conn:
+            if not self._exists(conn, version):
+                raise no_such_version(version, self.where)
+            # Stores written by Palladium have no last-version: remember the number now.
+            self._set(conn, LAST_VERSION, str(self._next_version(conn) - 1))
+            # Delete the chunks explicitly: SQLite does not enforce the FK's cascade.
+            conn.execute(sa.delete(self.chunks).where(self.chunks.c.model_version == version))
+            conn.execute(sa.delete(self.models).where(self.models.c.version == version))
+            if self._get(conn, ACTIVE) == str(version):
+                conn.execute(sa.delete(self.properties).where(self.properties.c.name == ACTIVE))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        with self._transaction() as conn:
+            rows = conn.execute(
+                sa.select(self.models.c.version, self.models.c["metadata"]).order_by(
+                    self.models.c.version
+                )
+            ).all()
+        entries = []
+        for version, metadata in rows:
+            entry = json.loads(metadata)
+            entry.setdefault("version", version)
+            entries.append(entry)
+        return entries
+
+    def list_properties(self) -> dict[str, str]:
+        with self._transaction() as conn:
+            rows = conn.execute(
+                sa.select(self.properties.c.name, self.properties.c.value).order_by(
+                    self.properties.c.id.desc()
+                )
+            ).all()
+        return {name: value for name, value in rows}  # the oldest row of a name wins
+
+    def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:
+        """Bring a store up to date; from before 1.0 that means activating the newest model."""
+        with self._transaction(write=True) as conn:
+            start = from_version if from_version is not None else self._get(conn, DB_VERSION)
+            if needs_step("1.0", start, to_version) and self._get(conn, ACTIVE) is None:
+                newest = conn.scalar(sa.select(sa.func.max(self.models.c.version)))
+                if newest is not None:
+                    self._set(conn, ACTIVE, str(newest))
+            self._set(conn, DB_VERSION, to_version or FORMAT_VERSION)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[Connection]:
+        """A transaction; writers of this instance also queue on a lock, sparing the database."""
+        self._ensure_schema()
+        lock = self._lock if write or self._serialise_reads else nullcontext()
+        with lock, self.engine.connect() as conn:
+            if write:
+                conn.execution_options(pld_write=True)
+            with conn.begin():
+                yield conn
+
+    def _ensure_schema(self) -> None:
+        """Create missing tables and stamp ``db-version``, once per instance."""
+        if self._schema_ready.is_set():
+            return
+        with self._lock:
+            if self._schema_ready.is_set():
+                return
+            for attempt in range(1, 4):
+                try:
+                    with self.engine.connect() as conn:
+                        conn.execution_options(pld_write=True)
+                        with conn.begin():
+                            self.sa_metadata.create_all(conn, checkfirst=True)
+                            if self._get(conn, DB_VERSION) is None:
+                                self._set(conn, DB_VERSION, FORMAT_VERSION)
+                    break
+                except sa_exc.DBAPIError:
+                    # Another process created the tables at the same moment; look again.
+                    if attempt == 3:
+                        raise
+                    time.sleep(0.05 * attempt)
+            self._schema_ready.set()
+
+    def _next_version(self, conn: Connection) -> int:
+        """One more than any version this store has ever had, holding the version lock."""
+        last = self._get(conn, LAST_VERSION, lock=True)
+        newest = conn.scalar(sa.select(sa.func.max(self.models.c.version))) or 0
+        return max(int(last or 0), newest) + 1
+
+    def _insert(
+        self, conn: Connection, version: int, metadata: dict[str, Any], data: bytes
+    ) -> None:
+        conn.execute(
+            sa.insert(self.models).values({"version": version, "metadata": to_json(metadata)})
+        )
+        view = memoryview(data)
+        for start in range(0, len(data), self.chunk_size):
+            blob = bytes(view[start : start + self.chunk_size])
+            conn.execute(sa.insert(self.chunks).values(model_version=version, blob=blob))
+        self._set(conn, LAST_VERSION, str(version))
+
+    def _exists(self, conn: Connection, version: int) -> bool:
+        query = sa.select(self.models.c.version).where(self.models.c.version == version)
+        return conn.scalar(query) is not None
+
+    def _get(self, conn: Connection, name: str, lock: bool = False) -> str | None:
+        query = (
+            sa.select(self.properties.c.value)
+            .where(self.properties.c.name == name)
+            .order_by(self.properties.c.id)
+            .limit(1)
+        )
+        if lock:
+            query = query.with_for_update()
+        return conn.scalar(query)
+
+    def _set(self, conn: Connection, name: str, value: str) -> None:
+        where = self.properties.c.name == name
+        if conn.scalar(sa.select(self.properties.c.id).where(where).limit(1)) is None:
+            conn.execute(sa.insert(self.properties).values(name=name, value=value))
+        else:
+            conn.execute(sa.update(self.properties).where(where).values(value=value))
+
+
+class DatabaseCLOB(Database):
+    """``Database`` with the chunks base64-encoded in a text column, for RDBMSs without BLOBs."""
+
+    chunk_type = Base64Text()
+
+
+def _make_engine(url: str, poolclass: Any, options: dict[str, Any]) -> Engine:
+    parsed = sa.make_url(url)
+    memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if isinstance(poolclass, str):
+        name = poolclass.rsplit(".", 1)[-1]
+        if not isinstance(getattr(sa_pool, name, None), type):
+            raise ValueError(f"poolclass {poolclass!r} is not a pool of sqlalchemy.pool")
+        poolclass = getattr(sa_pool, name)
+    if poolclass is None:
+        # NullPool holds no connection between calls; an in-memory SQLite database would
+        # vanish with its connection, so it keeps one.
+        poolclass = sa_pool.StaticPool if memory else sa_pool.NullPool
+    if memory:
+        options.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+    engine = sa.create_engine(parsed, poolclass=poolclass, **options)
+    if engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite":
+        _take_over_sqlite_transactions(engine)
+    return engine
+
+
+def _take_over_sqlite_transactions(engine: Engine) -> None:
+    """Emit BEGIN ourselves: plain for reads, IMMEDIATE for writes (SQLAlchemy's recipe).
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock before the version is computed, so two
+    processes writing at once wait for each other instead of picking the same number.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("pld_write")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
