@@ -1,0 +1,121 @@
+"""Generated malformed requests get JSON 4xx answers, and the server keeps answering."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from werkzeug.test import Client
+
+from pld_core import load_config
+from pld_core.server import create_app
+
+FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
+GOOD = {"sepal length": "6.3", "sepal width": "2.5", "petal length": "4.9", "petal width": "1.5"}
+
+not_a_number = st.one_of(
+    st.text(max_size=12).filter(lambda s: not _is_float(s)),
+    st.sampled_from(["", "nan-ish", "1,5", "0x1p", "--1", "1e", "½", "\x00", "🌸"]),
+)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6),
+                                                                      children, max_size=3),
+    max_leaves=8,
+)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@st.composite
+def bad_query(draw):
+    """A GET query with a value that is not a number, or a field missing."""
+    query = dict(GOOD)
+    if draw(st.booleans()):
+        query[draw(st.sampled_from(FIELDS))] = draw(not_a_number)
+    else:
+        del query[draw(st.sampled_from(FIELDS))]
+    extra = draw(st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=6),
+                                 max_size=2))
+    return {**extra, **query} if draw(st.booleans()) else query
+
+
+@st.composite
+def bad_body(draw):
+    """A POST body that is not a non-empty list of complete, numeric objects."""
+    kind = draw(st.sampled_from(["bytes", "json", "sample"]))
+    if kind == "bytes":
+        raw = draw(st.binary(max_size=40))
+        return raw, "application/json"
+    if kind == "json":
+        value = draw(any_json.filter(lambda v: not _good_records(v)))
+        return json.dumps(value).encode(), "application/json"
+    sample = {k: float(v) for k, v in GOOD.items()}
+    field = draw(st.sampled_from(FIELDS))
+    if draw(st.booleans()):
+        del sample[field]
+    else:
+        sample[field] = draw(st.one_of(not_a_number, st.none(), st.lists(st.integers()),
+                                       st.booleans()))
+    return json.dumps([sample]).encode(), draw(
+        st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"])
+    )
+
+
+def _good_records(value) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, dict) and all(_numeric(v.get(f)) for f in FIELDS) for v in value)
+    )
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+bad_request = st.one_of(
+    bad_query().map(lambda q: ("GET", "/predict", {"query_string": q})),
+    bad_body().map(lambda b: ("POST", "/predict", {"data": b[0], "content_type": b[1]})),
+    st.tuples(
+        st.sampled_from(["PUT", "DELETE", "PATCH", "POST"]),
+        st.sampled_from(["/predict", "/alive", "/list", "/nope", "/predict/x", "/%ff"]),
+    ).filter(lambda mp: not (mp[0] == "POST" and mp[1] == "/predict"))
+    .map(lambda mp: (mp[0], mp[1], {})),
+)
+
+
+@pytest.fixture
+def fuzz_client(fitted_iris):
+    return Client(create_app(load_config(str(fitted_iris))))
+
+
+def test_malformed_requests_get_json_4xx_and_the_server_keeps_answering(fuzz_client):
+    sent = []
+
+    @settings(max_examples=1200, deadline=None, suppress_health_check=list(HealthCheck),
+              database=None)
+    @given(request=bad_request)
+    def check(request):
+        method, path, kwargs = request
+        response = fuzz_client.open(path, method=method, **kwargs)
+        sent.append(response.status_code)
+        assert 400 <= response.status_code < 500, (request, response.get_data(as_text=True))
+        assert response.mimetype == "application/json"
+        body = json.loads(response.get_data())
+        assert body["metadata"]["status"] == "ERROR"
+        assert body["metadata"]["error_message"]
+
+    check()
+    assert len(sent) >= 1000
+    assert {400, 404, 405} <= set(sent)
+    response = fuzz_client.get("/predict", query_string=GOOD)
+    assert response.status_code == 200 and response.json["result"] == "Iris-versicolor"
