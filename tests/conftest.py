@@ -22,7 +22,9 @@ IRIS_CONFIG = """{
     },
     'dataset_loader_test': {'__copy__': 'dataset_loader_train', 'nrows': None, 'skiprows': 100},
     'model': {'!': 'sklearn.linear_model.LogisticRegression', 'C': 0.3},
-    'model_persister': {'!': 'cached-update', 'impl': {'!': 'file', 'path': here + '/model-{version}'}},
+    'model_persister': {
+        '!': 'cached-update', 'impl': {'!': 'file', 'path': here + '/model-{version}'},
+    },
     'predict_service': {
         '!': 'predict-service',
         'mapping': [('sepal length', 'float'), ('sepal width', 'float'),

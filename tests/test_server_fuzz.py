@@ -21,8 +21,9 @@ not_a_number = st.one_of(
 )
 any_json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6),
-                                                                      children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -43,8 +44,7 @@ def bad_query(draw):
         query[draw(st.sampled_from(FIELDS))] = draw(not_a_number)
     else:
         del query[draw(st.sampled_from(FIELDS))]
-    extra = draw(st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=6),
-                                 max_size=2))
+    extra = draw(st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=6), max_size=2))
     return {**extra, **query} if draw(st.booleans()) else query
 
 
@@ -63,8 +63,9 @@ def bad_body(draw):
     if draw(st.booleans()):
         del sample[field]
     else:
-        sample[field] = draw(st.one_of(not_a_number, st.none(), st.lists(st.integers()),
-                                       st.booleans()))
+        sample[field] = draw(
+            st.one_of(not_a_number, st.none(), st.lists(st.integers()), st.booleans())
+        )
     return json.dumps([sample]).encode(), draw(
         st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded"])
     )
@@ -88,7 +89,8 @@ bad_request = st.one_of(
     st.tuples(
         st.sampled_from(["PUT", "DELETE", "PATCH", "POST"]),
         st.sampled_from(["/predict", "/alive", "/list", "/nope", "/predict/x", "/%ff"]),
-    ).filter(lambda mp: not (mp[0] == "POST" and mp[1] == "/predict"))
+    )
+    .filter(lambda mp: not (mp[0] == "POST" and mp[1] == "/predict"))
     .map(lambda mp: (mp[0], mp[1], {})),
 )
 
@@ -101,8 +103,9 @@ def fuzz_client(fitted_iris):
 def test_malformed_requests_get_json_4xx_and_the_server_keeps_answering(fuzz_client):
     sent = []
 
-    @settings(max_examples=1200, deadline=None, suppress_health_check=list(HealthCheck),
-              database=None)
+    @settings(
+        max_examples=1200, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     @given(request=bad_request)
     def check(request):
         method, path, kwargs = request

@@ -41,10 +41,19 @@ def check_auth(username: str, password: str) -> bool:
 
 def authenticate() -> Response:
     """401 with the challenge, as JSON like every other pld answer."""
-    body = {"metadata": {"status": "ERROR", "error_code": 401,
-                         "error_message": "Unauthorized: valid credentials required"}}
-    return Response(json.dumps(body), status=401, mimetype="application/json",
-                    headers={"WWW-Authenticate": 'Basic realm="pld"'})
+    body = {
+        "metadata": {
+            "status": "ERROR",
+            "error_code": 401,
+            "error_message": "Unauthorized: valid credentials required",
+        }
+    }
+    return Response(
+        json.dumps(body),
+        status=401,
+        mimetype="application/json",
+        headers={"WWW-Authenticate": 'Basic realm="pld"'},
+    )
 
 
 def requires_auth(view: View) -> View:
@@ -54,8 +63,10 @@ def requires_auth(view: View) -> View:
     @functools.wraps(view)
     def guarded(request: Request) -> Response:
         auth = request.authorization
-        if auth is None or auth.type != "basic" or not check_auth(
-            auth.username or "", auth.password or ""
+        if (
+            auth is None
+            or auth.type != "basic"
+            or not check_auth(auth.username or "", auth.password or "")
         ):
             return authenticate()
         return view(request)
