@@ -260,3 +260,52 @@ def test_config_is_trusted_code_but_only_sees_environ_and_here(pm, write_config)
     path = write_config("{'names': sorted(k for k in dir() if not k.startswith('__'))}")
     # dir() inside eval shows the evaluation namespace: exactly the two documented names.
     assert load_config(path, plugins=pm)["names"] == ["environ", "here"]
+
+
+def test_components_can_call_get_config_while_the_config_initialises(pm, write_config):
+    seen = []
+
+    class Curious:
+        def initialize_component(self, config):
+            seen.append(get_config() is config)
+
+    class CuriousPlugin:
+        @hookimpl
+        def pld_register_models(self, register):
+            register("curious", Curious)
+
+    pm.register(CuriousPlugin(), name="curious")
+    load_config(write_config("{'c': {'!': 'curious'}}"), plugins=pm)
+    assert seen == [True]
+    from pld_core.config import _current
+
+    assert _current is None  # a plain load_config leaves no process-wide config behind
+
+
+def test_a_key_error_that_is_not_environ_is_reported_as_such(pm, write_config):
+    path = write_config("{'a': {'x': 1}['y']}")
+    with pytest.raises(ConfigError, match="evaluating failed: KeyError: 'y'"):
+        load_config(path, plugins=pm)
+
+
+def test_environ_works_as_a_mapping(pm, write_config, monkeypatch):
+    monkeypatch.setenv("PLD_TEST_SET", "1")
+    monkeypatch.delenv("PLD_TEST_UNSET", raising=False)
+    path = write_config(
+        "{'a': environ.get('PLD_TEST_UNSET', 'default'), 'b': 'PLD_TEST_SET' in environ}"
+    )
+    config = load_config(path, plugins=pm)
+    assert (config["a"], config["b"]) == ("default", True)
+
+
+def test_errors_found_after_loading_still_name_the_file(pm, write_config):
+    from pld_core.scoring import scorers
+
+    path = write_config("{'scoring': 'nope', 'fit_decorators': 5}")
+    config = load_config(path, plugins=pm)
+    with pytest.raises(ConfigError, match=rf"^{path}: scoring: unknown scorer 'nope'"):
+        scorers(config, object())
+    from pld_core.decorators import decorate
+
+    with pytest.raises(ConfigError, match=rf"^{path}: fit_decorators: must be a list"):
+        decorate(len, config, "fit_decorators")

@@ -20,7 +20,7 @@ import logging.config
 import os
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -67,11 +67,19 @@ class Config(dict[str, Any]):
         files: Sequence[str] = (),
         plugins: pluggy.PluginManager | None = None,
         registry: Registry | None = None,
+        origin: dict[str, str] | None = None,
     ):
         super().__init__(data or {})
         self.files = tuple(files)
         self.plugins = plugins
         self.registry = registry
+        self.origin = dict(origin or {})
+
+    def error(self, message: str, key: str) -> ConfigError:
+        """A :class:`ConfigError` about entry ``key``, naming the file that defined it."""
+        top = key.split(".")[0].split("[")[0]
+        path = self.origin.get(top) or (", ".join(self.files) if self.files else None)
+        return ConfigError(message, path=path, key=key)
 
     def __missing__(self, key: str) -> Any:
         files = ", ".join(self.files) if self.files else None
@@ -100,6 +108,26 @@ def find_config_files(explicit: str | None = None) -> list[str]:
     raise ConfigError("no configuration given: set PLD_CONFIG or pass --config FILE")
 
 
+class MissingVariable(KeyError):
+    """A config file read an environment variable that is not set."""
+
+
+class _Environment(Mapping[str, str]):
+    """``os.environ`` for config files, with a missing variable told apart from other KeyErrors."""
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return os.environ[name]
+        except KeyError:
+            raise MissingVariable(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
 def read_config_file(path: str) -> dict[str, Any]:
     """Evaluate one config file and return its dict; put its folder on ``sys.path``."""
     try:
@@ -120,8 +148,8 @@ def read_config_file(path: str) -> dict[str, Any]:
             path=path,
         ) from None
     try:
-        value = eval(code, {"environ": os.environ, "here": here})  # noqa: S307 -- trusted config
-    except KeyError as exc:
+        value = eval(code, {"environ": _Environment(), "here": here})  # noqa: S307 -- trusted
+    except MissingVariable as exc:
         raise ConfigError(f"environment variable {exc.args[0]} is not set", path=path) from None
     except Exception as exc:
         raise ConfigError(f"evaluating failed: {type(exc).__name__}: {exc}", path=path) from None
@@ -299,32 +327,41 @@ def build_config(
     """Merge raw configs, build their components and return the :class:`Config`."""
     registry = collect_registry(plugins)
     tree, origin = merge_configs([("<extra>", dict(extra or {})), *configs])
+    _configure_logging(tree.get("logging"), origin.get("logging"))
     builder = _Builder(registry, origin)
     built = {key: builder.build(value, key, key) for key, value in tree.items()}
-    config = Config(built, files=[path for path, _ in configs], plugins=plugins, registry=registry)
-    for component in builder.built:
-        initialize = getattr(component, "initialize_component", None)
-        if callable(initialize):
-            try:
-                initialize(config)
-            except PldError:
-                raise
-            except Exception as exc:
-                key = getattr(component, "__pld_config_key__", None)
-                raise PldError(
-                    f"initializing {key or type(component).__name__} failed: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-    _configure_logging(config)
+    files = [path for path, _ in configs]
+    config = Config(built, files=files, plugins=plugins, registry=registry, origin=origin)
+    with _provisional(config):
+        for component in builder.built:
+            _initialize(component, config)
     return config
 
 
-def _configure_logging(config: Config) -> None:
-    if "logging" in config:
+def _initialize(component: Any, config: Config) -> None:
+    initialize = getattr(component, "initialize_component", None)
+    if not callable(initialize):
+        return
+    try:
+        initialize(config)
+    except PldError:
+        raise
+    except Exception as exc:
+        key = getattr(component, "__pld_config_key__", None) or type(component).__name__
+        where = config.origin.get(str(key))
+        raise PldError(
+            f"{where + ': ' if where else ''}{key}: initializing failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _configure_logging(settings: Any, path: str | None) -> None:
+    """Apply the ``logging`` entry before components are built, so their messages show."""
+    if settings is not None:
         try:
-            logging.config.dictConfig(config["logging"])
+            logging.config.dictConfig(settings)
         except (ValueError, TypeError, AttributeError, ImportError) as exc:
-            raise ConfigError(f"invalid dictConfig: {exc}", key="logging") from None
+            raise ConfigError(f"invalid dictConfig: {exc}", path=path, key="logging") from None
     elif not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -357,6 +394,21 @@ def load_config(
 
 _lock = threading.RLock()
 _current: Config | None = None
+
+
+@contextlib.contextmanager
+def _provisional(config: Config) -> Iterator[None]:
+    """While components initialise, ``get_config()`` returns the config being built."""
+    global _current
+    with _lock:
+        previous = _current
+        if previous is None:
+            _current = config
+        try:
+            yield
+        finally:
+            if previous is None:
+                _current = None
 
 
 def use_config(config: Config | None) -> None:

@@ -16,11 +16,16 @@ from pld_core.factories import resolve_name
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _error(config: Any, message: str, key: str) -> ConfigError:
+    make = getattr(config, "error", None)
+    return make(message, key) if callable(make) else ConfigError(message, key=key)
+
+
 def resolve_decorators(config: Any, list_name: str) -> list[Callable[[F], F]]:
     """Return the decorators named by ``config[list_name]`` (empty when absent)."""
     entries = config.get(list_name) or []
     if not isinstance(entries, list | tuple):
-        raise ConfigError("must be a list of decorators", key=list_name)
+        raise _error(config, "must be a list of decorators", list_name)
     registry = getattr(config, "registry", None)
     decorators = []
     for index, entry in enumerate(entries):
@@ -28,9 +33,9 @@ def resolve_decorators(config: Any, list_name: str) -> list[Callable[[F], F]]:
             try:
                 entry = resolve_name(entry, registry)
             except PldError as exc:
-                raise ConfigError(str(exc), key=f"{list_name}[{index}]") from None
+                raise _error(config, str(exc), f"{list_name}[{index}]") from None
         if not callable(entry):
-            raise ConfigError("is not callable", key=f"{list_name}[{index}]")
+            raise _error(config, "is not callable", f"{list_name}[{index}]")
         decorators.append(entry)
     return decorators
 

@@ -52,9 +52,11 @@ def resolve_name(name: str, registry: Registry | None) -> Any:
     if entry is not None:
         return entry.factory
     if name.startswith("palladium."):
+        provider = {"palladium.R.": "pld-r", "palladium.julia.": "pld-julia"}
+        dist = next((d for p, d in provider.items() if name.startswith(p)), "pld-plugins")
         raise PldError(
             f"unknown factory {name!r}: no installed plugin provides this Palladium name "
-            "(is pld-plugins installed?)"
+            f"(is {dist} installed?)"
         )
     if "." not in name and ":" not in name:
         known = ", ".join(registry.names(aliases=False)) if registry else ""

@@ -36,7 +36,7 @@ __all__ = ["PROJECT", "hookimpl", "hookspec"]
 def pld_register_dataset_loaders(register: Callable[..., None]) -> None:
     """Register dataset loader classes under names a config's ``__factory__`` can use.
 
-    Called once per plugin manager, when the first config is loaded.
+    Called whenever pld collects component names: on each config load and by ``pld plugins``.
 
     :param register: ``register(name, factory, aliases=())``. ``aliases`` are extra names,
         typically the Palladium 1.2 dotted name (``"palladium.dataset.Table"``).
@@ -71,7 +71,7 @@ def pld_register_predict_services(register: Callable[..., None]) -> None:
 def pld_register_decorators(register: Callable[..., None]) -> None:
     """Register named decorators that a config's decorator lists may name.
 
-    A decorator list entry such as ``'predict_decorators': ['timing']`` is looked up here
+    A decorator list entry such as ``'predict_decorators': ['my-auth']`` is looked up here
     before it is tried as a dotted import path.
 
     :param register: ``register(name, decorator, aliases=())``.
@@ -92,7 +92,7 @@ def pld_register_components(register: Callable[..., None]) -> None:
 def pld_register_routes(register: Callable[..., None]) -> None:
     """Add HTTP endpoints to the WSGI application.
 
-    Called once per application when :func:`pld_core.create_app` builds it.
+    Called once per application when ``pld_core.server.create_app`` builds it.
 
     :param register: ``register(rule, view, methods=("GET",), decorators=None)`` where
         ``rule`` is a path such as ``"/explain"`` and ``view`` is called as

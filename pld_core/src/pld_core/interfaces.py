@@ -115,8 +115,19 @@ class ModelPersister(ABC):
 
 
 class PredictService(ABC):
-    """Turns request data into predictions and answers; the work behind ``/predict``."""
+    """Turns request data into predictions and answers; the work behind ``/predict``.
+
+    The server routes ``entry_point`` (GET and POST) to the service, wrapped in the config's
+    decorator list named ``decorator_list_name``. ``pld stream`` calls ``predict_records``.
+    """
+
+    entry_point: str = "/predict"
+    decorator_list_name: str = "predict_decorators"
 
     @abstractmethod
     def __call__(self, model: Any, request: Any) -> Any:
-        """Answer one request with a prediction (or an error) from ``model``."""
+        """Answer one Werkzeug request with a response (a prediction or an error)."""
+
+    def predict_records(self, model: Any, records: Any, query: Any) -> Any:
+        """Predictions for a list of sample objects; services that stream implement it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot predict from records")

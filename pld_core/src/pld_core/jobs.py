@@ -26,21 +26,24 @@ def job_registry(store: ProcessStore) -> dict[str, dict[str, Any]]:
 
 
 def run_job(
-    store: ProcessStore, name: str, func: Callable[..., Any], **params: Any
+    store: ProcessStore, name: str, func: Callable[[], Any], params: dict[str, Any] | None = None
 ) -> tuple[threading.Thread, str]:
-    """Run ``func(**params)`` in a thread; its status lives in the job registry under an id."""
+    """Run ``func()`` in a thread; its status lives in the job registry under an id.
+
+    ``params`` are shown in the job record (only plain options: ``/alive`` is public).
+    """
     jobs = job_registry(store)
     job_id = str(uuid.uuid4())
     record: dict[str, Any] = {
         "func": name,
         "started": datetime.now(UTC).isoformat(),
         "status": "running",
-        "params": {key: repr(value) for key, value in params.items()},
+        "params": dict(params or {}),
     }
 
     def work() -> None:
         try:
-            result = func(**params)
+            result = func()
         except Exception as exc:
             logger.exception("job %s (%s) failed", job_id, name)
             record.update(status="error", info=f"{type(exc).__name__}: {exc}")

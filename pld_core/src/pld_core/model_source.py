@@ -22,6 +22,8 @@ class ModelSource:
     """``get()`` returns the model to serve, or ``None`` when there is none yet."""
 
     def __init__(self, config: Config, key: str = "model_persister"):
+        self.config = config
+        self.config_key = key
         self.persister = config.get(key)
         self.key = str(getattr(self.persister, "__pld_config_key__", None) or key)
         self.get: Callable[[], Any]
@@ -52,6 +54,8 @@ class ModelSource:
         update_cache = getattr(self.persister, "update_cache", None)
         if callable(update_cache):
             return update_cache()
-        model = self.persister.read()
+        from pld_core.steps import read_model
+
+        model = read_model(self.config, None, self.config_key)
         process_store[self.key] = model
         return model

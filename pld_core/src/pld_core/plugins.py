@@ -3,7 +3,8 @@
 Environment variables:
 
 * ``PLD_LOAD_PLUGINS`` -- comma-separated entry-point names: load only these (empty: none).
-* ``PLD_DISABLE_PLUGINS`` -- comma-separated entry-point names never to load.
+* ``PLD_DISABLE_PLUGINS`` -- comma-separated entry-point names never to load (the core's own
+  defaults, ``pld_core.builtins``, always load).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager
     pm.add_hookspecs(hookspecs)
     pm.register(builtins, name=BUILTIN_PLUGIN_NAME)
     for name in _names_from_env("PLD_DISABLE_PLUGINS") or []:
-        pm.set_blocked(name)
+        if name != BUILTIN_PLUGIN_NAME:  # the core's defaults are not optional
+            pm.set_blocked(name)
     if load_entrypoints:
         _load_entrypoints(pm, _names_from_env("PLD_LOAD_PLUGINS"))
     pm.check_pending()

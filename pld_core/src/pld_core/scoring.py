@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pld_core.config import Config
-from pld_core.errors import ConfigError
 
 Scorer = Callable[[Any, Any, Any], float]
 
@@ -24,9 +23,9 @@ def scorers(config: Config, model: Any) -> dict[str, Scorer]:
     scoring = config.get("scoring")
     if scoring is None:
         if not callable(getattr(model, "score", None)):
-            raise ConfigError(
+            raise config.error(
                 "the model has no 'score' method; add a 'scoring' entry to the configuration",
-                key="scoring",
+                "scoring",
             )
         return {"score": _model_score}
     if isinstance(scoring, dict):
@@ -40,5 +39,5 @@ def scorers(config: Config, model: Any) -> dict[str, Scorer]:
 def _make(config: Config, scoring: Any, key: str) -> Scorer:
     scorer = config.plugins.hook.pld_make_scorer(scoring=scoring) if config.plugins else None
     if scorer is None:
-        raise ConfigError(f"unknown scorer {scoring!r} (no installed plugin knows it)", key=key)
+        raise config.error(f"unknown scorer {scoring!r} (no installed plugin knows it)", key)
     return scorer

@@ -187,7 +187,12 @@ class PldApp:
         from pld_core.training import fit
 
         options = _fit_options(request)
-        _thread, job_id = run_job(process_store, "fit", fit, config=self.config, **options)
+        config = self.config
+
+        def fit_job() -> Any:
+            return fit(config, **options)
+
+        _thread, job_id = run_job(process_store, "fit", fit_job, params=options)
         return json_response({"job_id": job_id})
 
     def update_model_cache(self, request: Request) -> Response:

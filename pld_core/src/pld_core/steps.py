@@ -1,7 +1,8 @@
 """The four storage and data steps, each through its hook and its config decorator list.
 
-Every command goes through these, so a plugin's wrapper or a config decorator sees every
-load, fit, read and write, whichever command or endpoint caused it.
+Every command goes through these (and the server reads a model it keeps in memory through
+``read_model``), so a plugin's wrapper or a config decorator sees each load, fit, read and
+write. A caching persister's own scheduled reloads read from its inner store directly.
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ def load_data(config: Config, key: str) -> tuple[Any, Any]:
 
     result = decorate(load, config, "load_data_decorators")(loader)
     if not isinstance(result, tuple) or len(result) != 2:
-        raise ConfigError(
-            f"the dataset loader returned {type(result).__name__}, not (X, y)", key=key
-        )
+        raise config.error(f"the dataset loader returned {type(result).__name__}, not (X, y)", key)
     return result
 
 

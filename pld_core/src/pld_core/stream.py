@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from pld_core.config import Config
-from pld_core.errors import ConfigError
+from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 
 
@@ -26,12 +26,13 @@ class PredictStream:
 
     def __init__(self, config: Config, service_key: str = "predict_service"):
         service = config[service_key]
-        predict_records = getattr(service, "predict_records", None)
-        if not callable(predict_records):
-            raise ConfigError(
-                "this predict service cannot answer streams (no predict_records)", key=service_key
+        own = getattr(type(service), "predict_records", None)
+        if not callable(own) or own is PredictService.predict_records:
+            raise config.error(
+                "this predict service cannot answer streams (it has no predict_records)",
+                service_key,
             )
-        self.predict_records: Callable[..., Any] = predict_records
+        self.predict_records: Callable[..., Any] = service.predict_records
         self.models = ModelSource(config)
 
     def process_line(self, line: str) -> str:

@@ -16,6 +16,8 @@ def timer(log: logging.Logger, message: str) -> Iterator[dict[str, float]]:
     start = time.perf_counter()
     try:
         yield timing
-    finally:
-        timing["elapsed"] = time.perf_counter() - start
-        log.info("%s done in %.3f s", message, timing["elapsed"])
+    except BaseException:
+        log.info("%s failed after %.3f s", message, time.perf_counter() - start)
+        raise
+    timing["elapsed"] = time.perf_counter() - start
+    log.info("%s done in %.3f s", message, timing["elapsed"])

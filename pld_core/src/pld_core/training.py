@@ -10,7 +10,6 @@ from typing import Any
 from pld_core import steps
 from pld_core.config import Config
 from pld_core.decorators import decorate
-from pld_core.errors import ConfigError
 from pld_core.interfaces import annotate
 from pld_core.metadata import training_metadata
 from pld_core.scoring import scorers
@@ -28,6 +27,15 @@ class FitResult:
     activated: bool = False
     scores: dict[str, float] = field(default_factory=dict)
     skipped_reason: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe summary, e.g. for the ``/fit`` job record."""
+        return {
+            "version": self.version,
+            "activated": self.activated,
+            "scores": self.scores,
+            "skipped_reason": self.skipped_reason,
+        }
 
     def scores_for(self, split: str) -> dict[str, float]:
         """Scores of one split (``"train"`` or ``"test"``), by scorer name."""
@@ -68,9 +76,9 @@ def _fit(
 ) -> FitResult:
     model = config["model"]
     if persist_if_better_than is not None and "dataset_loader_test" not in config:
-        raise ConfigError(
+        raise config.error(
             "--save-if-better-than needs a 'dataset_loader_test' entry to score against",
-            key="dataset_loader_test",
+            "dataset_loader_test",
         )
     chosen = scorers(config, model) if evaluate else {}
     if persist:
