@@ -231,3 +231,36 @@ def test_predict_error_from_the_model_is_a_500_with_its_code(tmp_path, write_iri
 def test_response_bodies_are_json_documents(client):
     for response in (client.get("/alive"), client.get("/list"), client.get("/x")):
         json.loads(response.get_data())
+
+
+def test_a_pld_predict_wrapper_sees_every_prediction(fitted_iris):
+    from pld_core import get_plugin_manager, hookimpl
+
+    calls = []
+
+    class Audit:
+        @hookimpl(wrapper=True)
+        def pld_predict(self, model, X, method, params):
+            result = yield
+            calls.append((method, len(X)))
+            return result
+
+    pm = get_plugin_manager()
+    pm.register(Audit(), name="audit")
+    client = Client(create_app(load_config(str(fitted_iris), plugins=pm)))
+    assert client.get("/predict", query_string=TUTORIAL_QUERY).json["result"] == "Iris-versicolor"
+    assert client.post("/predict", json=TWO_SAMPLES).status_code == 200
+    assert calls == [("predict", 1), ("predict", 2)]
+
+
+def test_fast_and_checked_parsing_agree(client):
+    numbers = client.post("/predict", json=TWO_SAMPLES).json["result"]
+    as_text = [{k: str(v) for k, v in sample.items()} for sample in TWO_SAMPLES]
+    assert client.post("/predict", json=as_text).json["result"] == numbers
+    with_bool = [dict(TWO_SAMPLES[0], **{"sepal width": True})]
+    response = client.post("/predict", json=with_bool)
+    assert response.status_code == 400
+    assert (
+        "parameter 'sepal width': True is not a number"
+        in response.json["metadata"]["error_message"]
+    )

@@ -29,6 +29,10 @@ class ModelSource:
         self.get: Callable[[], Any]
         if self.persister is None:
             self.get = lambda: None
+        elif isinstance(getattr(self.persister, "cache_key", None), str):
+            # A caching persister that keeps its model in the process store: read it there.
+            self.key = self.persister.cache_key
+            self.get = self._from_store
         elif callable(getattr(self.persister, "update_cache", None)):
             self.get = self._from_caching_persister
         else:
