@@ -5,6 +5,7 @@ Adding a distribution means adding it to ``DISTS`` here and to the factor lines 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -89,3 +90,16 @@ def imports(session: nox.Session) -> None:
     # import-linter reads the source; it needs the packages findable, not their dependencies.
     session.install("--no-deps", *editable(*DISTS))
     session.run("lint-imports")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Serving benchmark: pld vs a raw Werkzeug app under gunicorn, driven by wrk.
+
+    Needs Debian's ``wrk`` on PATH. Extra arguments go to bench/serving.py, e.g.
+    ``nox -s bench -- --duration 10 --runs 3``.
+    """
+    if not shutil.which("wrk"):
+        session.error("wrk is not installed: apt-get install wrk")
+    session.install(*editable("pld_core", "pld_plugins"), "gunicorn")
+    session.run("python", "bench/serving.py", *session.posargs)

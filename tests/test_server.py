@@ -264,3 +264,36 @@ def test_fast_and_checked_parsing_agree(client):
         "parameter 'sepal width': True is not a number"
         in response.json["metadata"]["error_message"]
     )
+
+
+def test_hook_pld_register_routes_reaches_the_server(fitted_iris, write_iris_config, tmp_path):
+    from werkzeug.wrappers import Response
+
+    from pld_core import get_plugin_manager, hookimpl
+
+    (tmp_path / "stamp.py").write_text(
+        "def stamp(view):\n"
+        "    def wrapped(request):\n"
+        "        response = view(request)\n"
+        "        response.headers['X-Stamp'] = 'yes'\n"
+        "        return response\n"
+        "    return wrapped\n"
+    )
+
+    def version_view(request, app):
+        model = app.models.get()
+        return Response(str(model.__metadata__["version"]), mimetype="text/plain")
+
+    class Routes:
+        @hookimpl
+        def pld_register_routes(self, register):
+            register("/model-version", version_view, decorators="version_decorators")
+
+    pm = get_plugin_manager()
+    pm.register(Routes(), name="routes")
+    config = write_iris_config("\n    'version_decorators': ['stamp.stamp'],")
+    client = Client(create_app(load_config(str(config), plugins=pm)))
+    response = client.get("/model-version")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "1")
+    assert response.headers["X-Stamp"] == "yes"
+    assert client.post("/model-version").status_code == 405
