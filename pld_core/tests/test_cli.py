@@ -161,3 +161,29 @@ def test_hook_pld_register_commands(pm):
     pm.register(CommandPlugin(), name="commands")
     result = CliRunner().invoke(make_cli(pm), ["hello"])
     assert result.stdout == "hello from a plugin\n"
+
+
+def test_plugin_commands_get_the_config_and_errors_of_the_group(pm, write_config):
+    import click
+
+    from pld_core import command_config, common_options, hookimpl
+
+    class Counting:
+        @hookimpl
+        def pld_register_commands(self, cli):
+            @cli.command("count-rows")
+            @common_options
+            def count_rows():
+                config = command_config()
+                X, _y = config["dataset_loader_train"]()
+                click.echo(f"{len(X)} rows, mode {config.mode}")
+
+    pm.register(Counting(), name="counting")
+    path = write_config(TOY_CONFIG)
+    runner = CliRunner()
+    assert runner.invoke(make_cli(pm), ["--config", path, "count-rows"]).stdout == (
+        "40 rows, mode fit\n"
+    )
+    assert runner.invoke(make_cli(pm), ["count-rows", "-c", path]).stdout == "40 rows, mode fit\n"
+    missing = runner.invoke(make_cli(pm), ["count-rows", "-c", path + ".nope"])
+    assert missing.exit_code == 2 and "config file not found" in missing.stderr

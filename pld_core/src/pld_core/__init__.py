@@ -38,6 +38,8 @@ __all__ = [
     "PredictService",
     "ProcessStore",
     "annotate",
+    "command_config",
+    "common_options",
     "decorate",
     "distribution_versions",
     "get_config",
@@ -46,13 +48,21 @@ __all__ = [
     "hookspec",
     "initialize_config",
     "load_config",
+    "make_script",
     "process_store",
     "timer",
     "use_config",
 ]
 
 
+_CLI_HELPERS = ("command_config", "common_options", "make_script")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _CLI_HELPERS:  # imported on use: plain ``import pld_core`` stays free of the CLI
+        from pld_core import cli
+
+        return getattr(cli, name)
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -351,6 +351,23 @@ def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     cli.main(args=list(args) if args is not None else None, prog_name=prog_name)
 
 
+def command_config(mode: str | None = FIT_MODE) -> Config:
+    """The config of the running ``pld`` command: its ``--config``, else the environment.
+
+    For commands that plugins add through ``pld_register_commands``; ``mode=None`` loads it
+    for serving. Loaded once per command run.
+    """
+    return click.get_current_context().ensure_object(CliState).config(mode)
+
+
+def make_script(script: str, command: str) -> Callable[[], None]:
+    """A console-script entry point that runs ``pld <command>`` named ``script``.
+
+    Plugins use it for Palladium-style scripts, e.g. ``pld-grid-search``.
+    """
+    return _script(script, command)
+
+
 def _script(script: str, command: str) -> Callable[[], None]:
     def run() -> None:
         main([command, *sys.argv[1:]], prog_name=script)

@@ -20,7 +20,7 @@ from pld_core import admin
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.errors import ConfigError
-from pld_core.jobs import job_registry, run_job
+from pld_core.jobs import run_job
 from pld_core.model_source import ModelSource
 from pld_core.routes import collect_routes
 from pld_core.store import process_store
@@ -214,9 +214,6 @@ class PldApp:
         except LookupError as exc:
             return self.error(404, str(exc.args[0] if exc.args else exc))
         return json_response(admin.list_models(self.config))
-
-    def jobs(self) -> dict[str, dict[str, Any]]:
-        return job_registry(process_store)
 
 
 _TRUE = {"1", "t", "true", "yes", "on"}
