@@ -6,13 +6,13 @@ in ``__init__``, so a request only parses, predicts and serialises.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from werkzeug.wrappers import Response
 
 from pld_core import PredictError, hookimpl
@@ -204,7 +204,7 @@ class PredictService(PredictServiceInterface):
         """200 with ``result`` (a scalar for one sample, else a list)."""
         result = y_pred.tolist() if hasattr(y_pred, "tolist") else list(y_pred)
         body = {"result": result[0] if single else result, "metadata": self._ok_metadata}
-        return Response(json.dumps(body), status=200, mimetype="application/json")
+        return Response(orjson.dumps(body), status=200, mimetype="application/json")
 
     def response_from_exception(self, exc: BaseException) -> Response:
         """400 for bad input, 500 (with a model's own code for PredictError) otherwise."""
@@ -216,7 +216,7 @@ class PredictService(PredictServiceInterface):
             logger.exception("prediction failed")
             status, code, message = 500, -1, f"{type(exc).__name__}: {exc}"
         body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
-        return Response(json.dumps(body), status=status, mimetype="application/json")
+        return Response(orjson.dumps(body), status=status, mimetype="application/json")
 
     def __call__(self, model: Any, request: Any) -> Response:
         """Answer an HTTP request: GET query parameters (one sample) or a POST JSON list."""
@@ -235,8 +235,8 @@ def _json_body(request: Any) -> Any:
     if request.mimetype != "application/json":
         raise BadRequest(f"the body must be application/json, not {request.mimetype or 'empty'}")
     try:
-        return json.loads(request.get_data())
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(request.get_data())
+    except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
