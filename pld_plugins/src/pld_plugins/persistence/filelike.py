@@ -1,0 +1,204 @@
+"""``FileLike``: models as gzip pickles beside one JSON metadata document, Palladium's layout.
+
+The layout is the same wherever the bytes live; a small I/O object (:class:`StoreIO`) says
+how to read, write, remove and lock: the local file system for ``File``, HTTP for ``Rest``.
+
+Palladium's file persister let two writers pick the same version and reused the number of a
+deleted newest model. Here the store's lock serialises every read-modify-write of the
+metadata, the highest version ever written is kept in the ``last-version`` property, and the
+model is stored before the metadata names it, so a crashed write never becomes a version.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pld_core import ModelPersister
+from pld_plugins.persistence._common import (
+    ACTIVE,
+    DB_VERSION,
+    DIGEST,
+    FORMAT_VERSION,
+    LAST_VERSION,
+    as_version,
+    digest_of,
+    dump_model,
+    jsonable,
+    load_model,
+    needs_step,
+    no_active_model,
+    no_such_version,
+    restored_on_failure,
+    stamp,
+    to_json,
+)
+
+__all__ = ["FileLike", "StoreIO"]
+
+
+class StoreIO(Protocol):
+    """Where a :class:`FileLike` store's bytes live."""
+
+    def read(self, path: str) -> bytes | None:
+        """The bytes at ``path``, or ``None`` when there are none."""
+
+    def write(self, path: str, data: bytes) -> None:
+        """Replace what is at ``path`` with ``data``, all at once."""
+
+    def remove(self, path: str) -> None:
+        """Remove ``path``; a missing one is fine."""
+
+    def locked(self, path: str) -> AbstractContextManager[None]:
+        """Hold the store's lock named ``path`` for one read-modify-write."""
+
+
+class FileLike(ModelPersister):
+    """Models at ``path.format(version=N) + '.pkl.gz'``; ``path`` needs ``{version}``.
+
+    The metadata document is ``path.format(version='metadata') + '.json'``: with
+    ``model-{version}.pickle`` that is ``model-1.pickle.pkl.gz`` and
+    ``model-metadata.pickle.json``, exactly as Palladium names them.
+    """
+
+    def __init__(self, path: str, io: StoreIO) -> None:
+        fields = {field for _, field, _, _ in string.Formatter().parse(path) if field is not None}
+        if "version" not in fields:
+            raise ValueError(
+                f"the File persister's path must contain a {{version}} placeholder, "
+                f"e.g. 'model-{{version}}.pickle'; got {path!r}"
+            )
+        try:
+            path.format(version=1)
+            metadata_path = path.format(version="metadata") + ".json"
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"the File persister's path may hold no placeholder but a plain {{version}}; "
+                f"got {path!r} ({type(exc).__name__}: {exc})"
+            ) from None
+        self.path = path
+        self.io = io
+        self.metadata_path = metadata_path
+        self.lock_path = metadata_path + ".lock"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    def model_path(self, version: int) -> str:
+        """The file holding model ``version``."""
+        return self.path.format(version=version) + ".pkl.gz"
+
+    # -- the persister interface ---------------------------------------------------------
+
+    def read(self, version: int | None = None) -> Any:
+        metadata = self._load()
+        if version is None:
+            active = metadata["properties"].get(ACTIVE)
+            if active is None:
+                raise no_active_model(self.path)
+            version = as_version(active)
+        else:
+            version = as_version(version)
+        entry = _find(metadata["models"], version)
+        if entry is None:
+            raise no_such_version(version, self.path)
+        model_path = self.model_path(version)
+        data = self.io.read(model_path)
+        if data is None:
+            raise LookupError(
+                f"Model version {version} is listed in {self.metadata_path} but its file "
+                f"{model_path} is missing"
+            ) from None
+        return load_model(data, entry.get(DIGEST), f"model file {model_path}")
+
+    def write(self, model: Any) -> int:
+        with self._locked(), restored_on_failure(model):
+            metadata = self._load()
+            properties = metadata["properties"]
+            known = [int(entry["version"]) for entry in metadata["models"]]
+            version = max([int(properties.get(LAST_VERSION, 0)), *known]) + 1
+            model_metadata = stamp(model, version)
+            data = dump_model(model)
+            self.io.write(self.model_path(version), data)  # before it becomes a version
+            digest = digest_of(data)
+            metadata["models"].append(jsonable({**model_metadata, DIGEST: digest}))
+            properties[LAST_VERSION] = str(version)
+            properties.setdefault(DB_VERSION, FORMAT_VERSION)
+            self._save(metadata)
+        model_metadata[DIGEST] = digest
+        return version
+
+    def activate(self, version: int) -> None:
+        version = as_version(version)
+        with self._locked():
+            metadata = self._load()
+            if _find(metadata["models"], version) is None:
+                raise no_such_version(version, self.path)
+            metadata["properties"][ACTIVE] = str(version)
+            self._save(metadata)
+
+    def delete(self, version: int) -> None:
+        version = as_version(version)
+        with self._locked():
+            metadata = self._load()
+            entry = _find(metadata["models"], version)
+            if entry is None:
+                raise no_such_version(version, self.path)
+            properties = metadata["properties"]
+            newest = max(int(m["version"]) for m in metadata["models"])
+            # Stores written by Palladium have no last-version: remember the number now.
+            properties[LAST_VERSION] = str(max(int(properties.get(LAST_VERSION, 0)), newest))
+            metadata["models"].remove(entry)
+            if properties.get(ACTIVE) == str(version):
+                del properties[ACTIVE]
+            self._save(metadata)
+            self.io.remove(self.model_path(version))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return sorted(self._load()["models"], key=lambda entry: int(entry["version"]))
+
+    def list_properties(self) -> dict[str, str]:
+        return dict(self._load()["properties"])
+
+    def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:
+        """Convert a pre-1.0 metadata file (a plain JSON list) and stamp ``db-version``."""
+        with self._locked():
+            legacy = self._load_raw()
+            metadata = self._load()
+            properties = metadata["properties"]
+            current = "0.0" if isinstance(legacy, list) else properties.get(DB_VERSION)
+            start = from_version if from_version is not None else current
+            models = metadata["models"]
+            if needs_step("1.0", start, to_version) and models and ACTIVE not in properties:
+                properties[ACTIVE] = str(max(int(m["version"]) for m in models))
+            properties[DB_VERSION] = to_version or FORMAT_VERSION
+            self._save(metadata)
+
+    # -- metadata file -------------------------------------------------------------------
+
+    def _load_raw(self) -> Any:
+        data = self.io.read(self.metadata_path)
+        return None if data is None else json.loads(data)
+
+    def _load(self) -> dict[str, Any]:
+        raw = self._load_raw()
+        if raw is None:
+            return {"models": [], "properties": {DB_VERSION: FORMAT_VERSION}}
+        if isinstance(raw, list):  # the pre-1.0 layout; upgrade() rewrites it
+            return {"models": raw, "properties": {}}
+        metadata: dict[str, Any] = raw
+        metadata.setdefault("models", [])
+        metadata.setdefault("properties", {})
+        return metadata
+
+    def _save(self, metadata: dict[str, Any]) -> None:
+        self.io.write(self.metadata_path, to_json(metadata, indent=4).encode("utf-8"))
+
+    def _locked(self) -> AbstractContextManager[None]:
+        return self.io.locked(self.lock_path)
+
+
+def _find(models: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
+    return next((entry for entry in models if int(entry["version"]) == version), None)

@@ -1,0 +1,99 @@
+"""``Rest``: the ``FileLike`` layout on an HTTP server (Artifactory, a WebDAV share, ...).
+
+Models and metadata are plain resources: GET reads, PUT writes, DELETE removes. HTTP has no
+lock, so writers are serialised within one process only; several processes writing to one
+REST store at once can race for a version number (use the ``database`` persister for that).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from pld_core import PldError
+from pld_plugins.persistence.filelike import FileLike
+
+__all__ = ["HttpFiles", "Rest", "RestStoreError"]
+
+_locks: dict[str, threading.Lock] = {}
+
+
+class RestStoreError(PldError):
+    """The REST store refused or failed a request."""
+
+
+class HttpFiles:
+    """:class:`~pld_plugins.persistence.filelike.StoreIO` over HTTP with ``requests``."""
+
+    def __init__(self, auth: Sequence[str] | None, timeout: float) -> None:
+        self.auth = tuple(auth) if auth is not None else None
+        self.timeout = timeout
+        self._session: Any = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import requests
+
+            session = requests.Session()
+            if self.auth is not None:
+                session.auth = self.auth  # a (user, password) pair is HTTP Basic Auth
+            self._session = session
+        return self._session
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        import requests
+
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise RestStoreError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+        if response.status_code in (401, 403):
+            raise RestStoreError(
+                f"{method} {url}: the REST store refused the credentials "
+                f"({response.status_code} {response.reason})"
+            )
+        return response
+
+    def _check(self, response: Any, method: str, url: str) -> None:
+        if response.status_code >= 400:
+            raise RestStoreError(
+                f"{method} {url}: the REST store answered {response.status_code} "
+                f"{response.reason}"
+            )
+
+    def read(self, path: str) -> bytes | None:
+        response = self._request("GET", path)
+        if response.status_code == 404:
+            return None
+        self._check(response, "GET", path)
+        content: bytes = response.content
+        return content
+
+    def write(self, path: str, data: bytes) -> None:
+        self._check(self._request("PUT", path, data=data), "PUT", path)
+
+    def remove(self, path: str) -> None:
+        response = self._request("DELETE", path)
+        if response.status_code != 404:
+            self._check(response, "DELETE", path)
+
+    @contextmanager
+    def locked(self, path: str) -> Iterator[None]:
+        with _locks.setdefault(path, threading.Lock()):
+            yield
+
+
+class Rest(FileLike):
+    """Models at ``url.format(version=N) + '.pkl.gz'`` on an HTTP server.
+
+    :param url: URL template with ``{version}``, e.g. ``http://host/repo/model-{version}``.
+    :param auth: ``(user, password)`` for HTTP Basic Auth, or ``None``.
+    :param timeout: seconds to wait for the server on each request.
+    """
+
+    def __init__(self, url: str, auth: Sequence[str] | None = None, timeout: float = 30.0):
+        super().__init__(url, HttpFiles(auth, timeout))
+        self.url = url
