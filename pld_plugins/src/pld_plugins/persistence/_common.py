@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import hmac
 import io
 import json
+import os
 import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -26,6 +28,11 @@ ACTIVE = "active-model"
 LAST_VERSION = "last-version"
 DB_VERSION = "db-version"
 DIGEST = "digest"
+SIGNATURE = "signature"
+
+#: With this environment variable set, models are written with an HMAC of their bytes and
+#: only models carrying a valid one are read.
+SIGNING_KEY_VARIABLE = "PLD_MODEL_SIGNING_KEY"
 
 _GZIP_LEVEL = 6  # level 9 is several times slower for big models and barely smaller
 
@@ -64,16 +71,49 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def load_model(data: bytes, expected_digest: str | None, label: str) -> Any:
-    """Check ``data`` against ``expected_digest`` (when one was recorded), then unpickle it.
+def _signing_key() -> bytes | None:
+    key = os.environ.get(SIGNING_KEY_VARIABLE)
+    return key.encode() if key else None
 
-    Stores written by Palladium carry no digest; their models load unchecked.
+
+def _signature(key: bytes, data: bytes) -> str:
+    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def seal(data: bytes) -> dict[str, str]:
+    """What a store records beside a model's bytes: their digest, and an HMAC when signing."""
+    sealed = {DIGEST: digest_of(data)}
+    key = _signing_key()
+    if key is not None:
+        sealed[SIGNATURE] = _signature(key, data)
+    return sealed
+
+
+def load_model(data: bytes, recorded: Mapping[str, Any], label: str) -> Any:
+    """Check ``data`` against what was ``recorded`` when it was written, then unpickle it.
+
+    The digest catches corruption; with a signing key set, the HMAC catches tampering and
+    unsigned models are refused. Stores written by Palladium carry no digest: without a
+    signing key their models load unchecked.
     """
+    expected_digest = recorded.get(DIGEST)
     if expected_digest is not None and digest_of(data) != expected_digest:
         raise ModelIntegrityError(
             f"{label} is corrupt or was modified: its digest does not match the one recorded "
             "when it was written; refusing to load it"
         )
+    key = _signing_key()
+    if key is not None:
+        signature = recorded.get(SIGNATURE)
+        if signature is None:
+            raise ModelIntegrityError(
+                f"{label} is not signed and {SIGNING_KEY_VARIABLE} is set; refusing to load it"
+            )
+        if not hmac.compare_digest(str(signature), _signature(key, data)):
+            raise ModelIntegrityError(
+                f"{label} has a signature that does not match its bytes under this signing "
+                "key; refusing to load it"
+            )
     with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
         model = pickle.load(stream)  # noqa: S301 -- a model store is trusted, like the config
     if expected_digest is not None:
@@ -85,6 +125,7 @@ def stamp(model: Any, version: int) -> dict[str, Any]:
     """Annotate ``version`` onto ``model`` before pickling; return its metadata dict."""
     metadata = annotate(model, {"version": version})
     metadata.pop(DIGEST, None)  # a digest from an earlier store describes other bytes
+    metadata.pop(SIGNATURE, None)
     return metadata
 
 

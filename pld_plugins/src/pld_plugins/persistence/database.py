@@ -35,17 +35,16 @@ from pld_core import ModelPersister
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
-    DIGEST,
     FORMAT_VERSION,
     LAST_VERSION,
     as_version,
-    digest_of,
     dump_model,
     load_model,
     needs_step,
     no_active_model,
     no_such_version,
     restored_on_failure,
+    seal,
     stamp,
     to_json,
 )
@@ -182,8 +181,7 @@ class Database(ModelPersister):
         if not blobs:
             raise LookupError(f"Model version {version} in {self.where} has no stored data")
         data = b"".join(bytes(blob) for blob in blobs)
-        expected = json.loads(metadata).get(DIGEST)
-        return load_model(data, expected, f"model version {version} in {self.where}")
+        return load_model(data, json.loads(metadata), f"model version {version} in {self.where}")
 
     def write(self, model: Any) -> int:
         with restored_on_failure(model):
@@ -193,9 +191,9 @@ class Database(ModelPersister):
                         version = self._next_version(conn)
                         metadata = stamp(model, version)
                         data = dump_model(model)
-                        digest = digest_of(data)
-                        self._insert(conn, version, {**metadata, DIGEST: digest}, data)
-                    metadata[DIGEST] = digest
+                        sealed = seal(data)
+                        self._insert(conn, version, {**metadata, **sealed}, data)
+                    metadata.update(sealed)
                     return version
                 except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
                     # Another process took the version first, or the database saw a deadlock.

@@ -20,11 +20,9 @@ from pld_core import ModelPersister
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
-    DIGEST,
     FORMAT_VERSION,
     LAST_VERSION,
     as_version,
-    digest_of,
     dump_model,
     jsonable,
     load_model,
@@ -32,6 +30,7 @@ from pld_plugins.persistence._common import (
     no_active_model,
     no_such_version,
     restored_on_failure,
+    seal,
     stamp,
     to_json,
 )
@@ -111,7 +110,7 @@ class FileLike(ModelPersister):
                 f"Model version {version} is listed in {self.metadata_path} but its file "
                 f"{model_path} is missing"
             ) from None
-        return load_model(data, entry.get(DIGEST), f"model file {model_path}")
+        return load_model(data, entry, f"model version {version} ({model_path})")
 
     def write(self, model: Any) -> int:
         with self._locked(), restored_on_failure(model):
@@ -122,12 +121,12 @@ class FileLike(ModelPersister):
             model_metadata = stamp(model, version)
             data = dump_model(model)
             self.io.write(self.model_path(version), data)  # before it becomes a version
-            digest = digest_of(data)
-            metadata["models"].append(jsonable({**model_metadata, DIGEST: digest}))
+            sealed = seal(data)
+            metadata["models"].append(jsonable({**model_metadata, **sealed}))
             properties[LAST_VERSION] = str(version)
             properties.setdefault(DB_VERSION, FORMAT_VERSION)
             self._save(metadata)
-        model_metadata[DIGEST] = digest
+        model_metadata.update(sealed)
         return version
 
     def activate(self, version: int) -> None:

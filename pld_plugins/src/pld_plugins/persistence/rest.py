@@ -60,8 +60,7 @@ class HttpFiles:
     def _check(self, response: Any, method: str, url: str) -> None:
         if response.status_code >= 400:
             raise RestStoreError(
-                f"{method} {url}: the REST store answered {response.status_code} "
-                f"{response.reason}"
+                f"{method} {url}: the REST store answered {response.status_code} {response.reason}"
             )
 
     def read(self, path: str) -> bytes | None:
