@@ -141,6 +141,8 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         plugins_command,
         serve_command,
         stream_command,
+        upgrade_command,
+        export_command,
     ):
         cli.add_command(command)
     cli.add_command(serve_command, name="devserver")
@@ -311,6 +313,43 @@ def stream_command(state: CliState, service: str) -> None:
     stream.listen(sys.stdin, sys.stdout, sys.stderr)
 
 
+@click.command("upgrade")
+@common_options
+@click.option(
+    "--from",
+    "from_version",
+    metavar="VERSION",
+    help="Upgrade from this schema version instead of the one the store records.",
+)
+@click.option(
+    "--to", "to_version", metavar="VERSION", help="Upgrade only up to this schema version."
+)
+@pass_state
+def upgrade_command(state: CliState, from_version: str | None, to_version: str | None) -> None:
+    """Migrate the model store's schema to this pld's version, step by step."""
+    now = admin.upgrade(state.config(), from_version, to_version)
+    click.echo(f"Upgraded the model store; its schema version is now {now}.")
+
+
+@click.command("export")
+@common_options
+@click.option(
+    "--version",
+    "model_version",
+    type=int,
+    metavar="VERSION",
+    help="The version to export. Default: the active one.",
+)
+@click.option("--no-activate", is_flag=True, help="Do not activate the exported copy.")
+@pass_state
+def export_command(state: CliState, model_version: int | None, no_activate: bool) -> None:
+    """Copy a model version from model_persister to model_persister_export."""
+    source, target = admin.export(state.config(), model_version, activate=not no_activate)
+    click.echo(f"Exported model version {source} as version {target}.")
+    if not no_activate:
+        click.echo(f"Activated model with version {target} in model_persister_export.")
+
+
 @click.command("version")
 @common_options
 def version_command() -> None:
@@ -382,4 +421,6 @@ list_script = _script("pld-list", "list")
 admin_script = _script("pld-admin", "admin")
 version_script = _script("pld-version", "version")
 devserver_script = _script("pld-devserver", "serve")
+upgrade_script = _script("pld-upgrade", "upgrade")
+export_script = _script("pld-export", "export")
 stream_script = _script("pld-stream", "stream")
