@@ -45,6 +45,13 @@ def test_pld_plugins_lists_every_installed_distribution():
     assert example["components"] == ["zip"]
     assert "palladium.persistence.Database" in found["pld_plugins.persistence"]["components"]
     assert "palladium.dataset.Table" in found["pld_plugins.dataset"]["components"]
+    assert {
+        "scheduled",
+        "diskcache",
+        "palladium.cache.picklediskcache",
+        "compute_key_attrs",
+    } <= set(found["pld_plugins.dataset"]["components"])
+    assert "palladium.persistence.Rest" in found["pld_plugins.persistence"]["components"]
     assert found["pld_plugins.scoring"]["hooks"] == ["pld_make_scorer"]
     assert {"pld_r", "pld_julia", "pld_core.builtins"} <= set(found)
 

@@ -111,3 +111,23 @@ def pld_register_dataset_loaders(register: Any) -> None:
     register("csv", CSV, aliases=["palladium.dataset.CSV"])
     register("sql", SQL, aliases=["palladium.dataset.SQL"])
     register("empty", EmptyDatasetLoader, aliases=["palladium.dataset.EmptyDatasetLoader"])
+    from pld_plugins.scheduled_dataset import ScheduledDatasetLoader
+
+    register(
+        "scheduled", ScheduledDatasetLoader, aliases=["palladium.dataset.ScheduledDatasetLoader"]
+    )
+
+
+@hookimpl
+def pld_register_decorators(register: Any) -> None:
+    from pld_plugins.cache import diskcache, picklediskcache
+
+    register("diskcache", diskcache, aliases=["palladium.cache.diskcache"])
+    register("picklediskcache", picklediskcache, aliases=["palladium.cache.picklediskcache"])
+
+
+@hookimpl
+def pld_register_components(register: Any) -> None:
+    from pld_plugins.cache import compute_key_attrs
+
+    register("compute_key_attrs", compute_key_attrs, aliases=["palladium.cache.compute_key_attrs"])
