@@ -103,3 +103,10 @@ def bench(session: nox.Session) -> None:
         session.error("wrk is not installed: apt-get install wrk")
     session.install(*editable("pld_core", "pld_plugins"), "gunicorn")
     session.run("python", "bench/serving.py", *session.posargs)
+
+
+@nox.session
+def bench_reload(session: nox.Session) -> None:
+    """Reload under load: failed requests and p99 during model swaps vs steady state."""
+    session.install(*editable("pld_core", "pld_plugins"), "gunicorn")
+    session.run("python", "bench/reload_under_load.py", *session.posargs)
