@@ -1,9 +1,8 @@
-"""pld-julia: Julia models for pld, through juliacall.
+"""pld-julia: Julia models for pld, through juliacall (PythonCall.jl).
 
-This distribution is a skeleton. It installs, and its ``pld_julia`` entry point loads, but it
-registers no components yet: Julia support arrives in its own issue. ``juliacall`` is an optional
-extra (``pip install pld-julia[julia]``) and is never imported at module top, so installing
-pld-julia keeps ``pld plugins`` and server start-up fast.
+Registers ``julia-classifier`` and ``julia-regressor`` (Palladium's
+``palladium.julia.ClassificationModel`` and ``RegressionModel``). juliacall is imported only
+when a Julia model first fits, predicts or is unpickled, never when the plugin loads.
 """
 
 from __future__ import annotations
