@@ -1,4 +1,4 @@
-"""The pld-r skeleton installs, exposes its entry point and stays free of rpy2 at import."""
+"""pld-r installs, exposes its entry point and stays free of rpy2 at import."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """pld-r: R models and dataset loaders for pld, through rpy2.
 
-This distribution is a skeleton. It installs, and its ``pld_r`` entry point loads, but it
-registers no components yet: R support arrives in its own issue. ``rpy2`` is an optional extra
-(``pip install pld-r[r]``) and is never imported at module top, so installing pld-r keeps
-``pld plugins`` and server start-up fast.
+The components live in :mod:`pld_r.dataset`, :mod:`pld_r.models` and :mod:`pld_r.transform`;
+:mod:`pld_r.hooks` registers them. rpy2 is imported only when an R component is used.
 """
 
 from __future__ import annotations

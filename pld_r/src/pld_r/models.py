@@ -1,0 +1,204 @@
+"""R models as scikit-learn estimators: ``palladium.R.ClassificationModel`` and friends.
+
+Every parameter is an explicit ``__init__`` argument (extra R training arguments go in the
+``fit_kwargs`` dict), so ``get_params``, ``clone`` and grid search work. A fitted model
+pickles through R's own ``serialize()``; the script is sourced again lazily where it is
+unpickled, so any persister can store it and another process can serve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+from pld_r import session
+
+_FIT_KWARGS_PREFIX = "fit_kwargs__"
+
+
+class RModel(BaseEstimator):
+    """Shared by the R models: fit through an R function, predict through R's ``predict``.
+
+    :param scriptname: the R script (a path, relative to the working directory).
+    :param funcname: the R training function, called as ``funcname(x, y, ...)``; it returns
+        the fitted R model.
+    :param fit_kwargs: extra keyword arguments for ``funcname``; grid searches can address
+        them as ``fit_kwargs__<name>``.
+    :param predict_funcname: an R function ``f(model, x)`` of the same script used instead of
+        R's generic ``predict``.
+    """
+
+    def __init__(
+        self,
+        scriptname: str,
+        funcname: str,
+        fit_kwargs: dict[str, Any] | None = None,
+        predict_funcname: str | None = None,
+    ):
+        self.scriptname = scriptname
+        self.funcname = funcname
+        self.fit_kwargs = fit_kwargs
+        self.predict_funcname = predict_funcname
+
+    # -- scikit-learn parameters -------------------------------------------------------------
+
+    def set_params(self, **params: Any) -> RModel:
+        """Like scikit-learn's, plus ``fit_kwargs__<name>`` for one R training argument."""
+        nested = {k: params.pop(k) for k in list(params) if k.startswith(_FIT_KWARGS_PREFIX)}
+        if nested:
+            fit_kwargs = dict(params.pop("fit_kwargs", self.fit_kwargs) or {})
+            fit_kwargs.update({k[len(_FIT_KWARGS_PREFIX) :]: v for k, v in nested.items()})
+            params["fit_kwargs"] = fit_kwargs
+        super().set_params(**params)
+        return self
+
+    # -- R calls -----------------------------------------------------------------------------
+
+    def _r_data(self, X: Any) -> Any:
+        """X as R data; plain rows get the training column names back."""
+        import numpy
+        import pandas
+
+        if isinstance(X, pandas.DataFrame):
+            frame = X
+        else:
+            array = numpy.asarray(X)
+            if array.ndim == 1:
+                array = array.reshape(1, -1)
+            columns = getattr(self, "columns_", None)
+            if columns is None:
+                return session.to_r(array)
+            if array.dtype.kind in "fiu":  # request rows: numbers straight into a data.frame
+                return session.numeric_frame(array, columns)
+            frame = pandas.DataFrame(array, columns=columns)
+        return session.to_r(frame)
+
+    def _fit_r(self, X: Any, y: Any) -> None:
+        import numpy
+        import pandas
+
+        rfunc = session.function(self.scriptname, self.funcname)
+        self.columns_ = [str(c) for c in X.columns] if isinstance(X, pandas.DataFrame) else None
+        with session.calling(self.scriptname, self.funcname):
+            kwargs = {k: session.to_r(v) for k, v in (self.fit_kwargs or {}).items()}
+            y_r = None if y is None else session.to_r(numpy.asarray(y))
+            self.rmodel_ = rfunc(self._r_data(X), y_r, **kwargs)
+        self._rmodel_bytes = None
+
+    def _predict_r(self, X: Any, read: Callable[[Any], Any], **kwargs: Any) -> Any:
+        """``read`` applied to R's predictions for X, from ``predict_funcname`` or ``predict``."""
+        rmodel = self._rmodel()
+        name = self.predict_funcname or "predict"
+        if self.predict_funcname:
+            rfunc = session.function(self.scriptname, self.predict_funcname)
+        else:
+            session.script(self.scriptname, name)  # its library() calls define the method
+            rfunc = session.base("predict")
+        with session.calling(self.scriptname, name):
+            return read(rfunc(rmodel, self._r_data(X), **kwargs))
+
+    def _rmodel(self) -> Any:
+        rmodel = self.__dict__.get("rmodel_")
+        if rmodel is None:
+            data = self.__dict__.get("_rmodel_bytes")
+            if data is None:
+                from sklearn.exceptions import NotFittedError
+
+                raise NotFittedError(f"this {type(self).__name__} is not fitted yet")
+            rmodel = self.rmodel_ = session.unserialize(data)
+        return rmodel
+
+    # -- pickling ----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # object's is the live __dict__
+        rmodel = state.pop("rmodel_", None)
+        if rmodel is not None:
+            state["_rmodel_bytes"] = session.serialize(rmodel)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # R objects come back on first use, not at unpickling
+
+
+class ClassificationModel(ClassifierMixin, RModel):
+    """An R classifier; R's ``predict(model, x, type="prob")`` gives the probabilities.
+
+    :param encode_labels: give R the targets as integer codes (0, 1, ...) instead of the
+        labels themselves; predictions are mapped back to the labels either way.
+    """
+
+    def __init__(
+        self,
+        scriptname: str,
+        funcname: str,
+        encode_labels: bool = False,
+        fit_kwargs: dict[str, Any] | None = None,
+        predict_funcname: str | None = None,
+    ):
+        super().__init__(scriptname, funcname, fit_kwargs, predict_funcname)
+        self.encode_labels = encode_labels
+
+    def fit(self, X: Any, y: Any) -> ClassificationModel:
+        """Fit the R model; R sees the labels, or their codes with ``encode_labels``."""
+        import numpy
+
+        y = numpy.asarray(y)
+        self.classes_, codes = numpy.unique(y, return_inverse=True)
+        self._fit_r(X, codes if self.encode_labels else y)
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        """One row per sample, one column per class of ``classes_``; rows sum to 1."""
+        import numpy
+
+        def read(result: Any) -> tuple[list[str], Any]:
+            return list(session.base("colnames")(result)), session.to_numpy(result)
+
+        kwargs = {} if self.predict_funcname else {"type": "prob"}
+        names, values = self._predict_r(X, read, **kwargs)
+        proba = numpy.asarray(values, dtype=float).reshape(-1, len(names))
+        columns = self._class_columns(names)
+        out = numpy.zeros((proba.shape[0], len(self.classes_)))
+        for source, target in enumerate(columns):
+            out[:, target] = proba[:, source]
+        return out
+
+    def predict(self, X: Any) -> Any:
+        """The most probable class of each sample, as the original labels."""
+        proba = self.predict_proba(X)  # first: it says so when the model is not fitted
+        return self.classes_[proba.argmax(axis=1)]
+
+    def _class_columns(self, names: list[str]) -> list[int]:
+        """Index in ``classes_`` of each column R returned, checked once per call."""
+        if self.encode_labels:
+            lookup = {str(i): i for i in range(len(self.classes_))}
+        else:
+            lookup = {str(label): i for i, label in enumerate(self.classes_)}
+        missing = [name for name in names if name not in lookup]
+        if missing:
+            raise session.RError(
+                f"R model from {self.funcname}() of {self.scriptname} returned probabilities "
+                f"for unknown classes {missing}; known: {list(lookup)}"
+            )
+        return [lookup[name] for name in names]
+
+
+class RegressionModel(RegressorMixin, RModel):
+    """An R regressor; ``score`` is R² as ``r2_score(y_true, y_pred)``."""
+
+    def fit(self, X: Any, y: Any) -> RegressionModel:
+        """Fit the R model to numeric targets."""
+        import numpy
+
+        self._fit_r(X, numpy.asarray(y, dtype=float))
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """One number per sample."""
+        import numpy
+
+        values = self._predict_r(X, session.to_numpy)
+        return numpy.array(values, dtype=float).reshape(-1)  # a copy: R owns the memory read

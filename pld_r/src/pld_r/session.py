@@ -1,0 +1,311 @@
+"""The one embedded R of this process: lazy start, sourced scripts, conversion and R errors.
+
+rpy2 is imported on first use, never at module import, so registering the plugin stays cheap.
+Conversion goes through ``localconverter`` blocks only: the deprecated global
+``pandas2ri.activate()`` would change conversion for every other rpy2 user in the process.
+R is single-threaded, so every call into it holds one process-wide lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from pld_core import PldError
+
+logger = logging.getLogger(__name__)
+console = logging.getLogger("pld_r.console")
+
+lock = threading.RLock()
+_depth = threading.local()  # how deep this thread is in rcontext(): only the outermost sets up
+_scripts: dict[str, Any] = {}  # absolute path -> the R environment the script was sourced into
+_captured: list[tuple[str, str]] | None = None  # R's console output during a call
+
+
+class RError(PldError):
+    """R failed: the message names the script, the function and what R said."""
+
+
+_console_routed = False
+
+
+def r() -> Any:
+    """``rpy2.robjects`` with R started and its console routed to logging."""
+    if not _console_routed:
+        rpy2_logger = logging.getLogger("rpy2")
+        if rpy2_logger.level == logging.NOTSET:  # its start-up chatter is not news at INFO
+            rpy2_logger.setLevel(logging.WARNING)
+    library_path = os.environ.get("LD_LIBRARY_PATH")
+    import rpy2.robjects as robjects
+
+    _restore_library_path(library_path)
+    _route_console(robjects)
+    return robjects
+
+
+def _restore_library_path(value: str | None) -> None:
+    """Undo rpy2's ``LD_LIBRARY_PATH``: R is loaded by now, and child processes inherit it.
+
+    With the system library folder first on it, another Python started from this process
+    (a subprocess, a tool) can load the system's libpython instead of its own and lose its
+    site-packages.
+    """
+    if os.environ.get("LD_LIBRARY_PATH") == value:
+        return
+    if value is None:
+        os.environ.pop("LD_LIBRARY_PATH", None)
+    else:
+        os.environ["LD_LIBRARY_PATH"] = value
+
+
+def _route_console(robjects: Any) -> None:
+    global _console_routed
+    if _console_routed:
+        return
+    from rpy2.rinterface_lib import callbacks
+    from rpy2.robjects.conversion import localconverter
+
+    callbacks.consolewrite_print = _print
+    callbacks.consolewrite_warnerror = _warnerror
+    with lock, localconverter(robjects.default_converter):
+        robjects.r("options(warn = 1)")  # warnings as they happen, not at a top level
+    _console_routed = True
+
+
+def _print(text: str) -> None:
+    if _captured is not None:
+        _captured.append(("out", text))
+    else:
+        _log("out", text)
+
+
+def _warnerror(text: str) -> None:
+    if _captured is not None:
+        _captured.append(("err", text))
+    else:
+        _log("err", text)
+
+
+def _log(stream: str, text: str) -> None:
+    """stdout logs at INFO; stderr carries messages and warnings: only warnings log as such."""
+    text = text.strip("\n")
+    if not text.strip():
+        return
+    warning = stream == "err" and text.lstrip().startswith("Warning")
+    console.log(logging.WARNING if warning else logging.INFO, text)
+
+
+def _flush(captured: list[tuple[str, str]], failed: bool) -> None:
+    """Log what R wrote during a call: stdout as one record, stderr one record per message.
+
+    After a failure R's stderr holds the error message, which the exception carries: it is
+    dropped, so that the error is reported once.
+    """
+    _log("out", "".join(text for stream, text in captured if stream == "out"))
+    if failed:
+        return
+    block: list[str] = []
+    for line in "".join(text for stream, text in captured if stream == "err").splitlines():
+        if block and not line.startswith(" "):  # continuation lines of a message are indented
+            _log("err", "\n".join(block))
+            block = []
+        block.append(line)
+    _log("err", "\n".join(block))
+
+
+_converter: Any = None
+_base: dict[str, Any] = {}
+
+
+def converter() -> Any:
+    """numpy and pandas conversion, for use in ``localconverter`` blocks (built once)."""
+    global _converter
+    if _converter is None:
+        from rpy2.robjects import default_converter, numpy2ri, pandas2ri
+
+        _converter = default_converter + numpy2ri.converter + pandas2ri.converter
+    return _converter
+
+
+def base(name: str) -> Any:
+    """The R function ``name`` from R's search path (``predict``, ...), looked up once."""
+    function = _base.get(name)
+    if function is None:
+        robjects = r()
+        with rcontext():
+            function = _base[name] = robjects.r[name]
+    return function
+
+
+def to_r(value: Any) -> Any:
+    """A Python value (array, DataFrame, Series, scalar) as an R object."""
+    from rpy2.robjects.conversion import localconverter
+
+    with localconverter(converter()) as cv:
+        return cv.py2rpy(value)
+
+
+def to_py(value: Any) -> Any:
+    """An R object as numpy / pandas."""
+    from rpy2.robjects.conversion import localconverter
+
+    with localconverter(converter()) as cv:
+        return cv.rpy2py(value)
+
+
+def to_numpy(value: Any) -> Any:
+    """An R vector or matrix as a numpy array, read in place; other R objects through pandas."""
+    import numpy
+    from rpy2.robjects.vectors import DataFrame
+
+    if isinstance(value, DataFrame):
+        return to_py(value).to_numpy()
+    return numpy.asarray(value)
+
+
+def numeric_frame(array: Any, names: list[str]) -> Any:
+    """A numeric 2-d array as an R data.frame with ``names``: the fast way for request rows.
+
+    pandas and its per-column conversion cost milliseconds per request, and so does R's
+    ``as.data.frame``; building the list of columns with data.frame attributes costs a
+    fraction of that.
+    """
+    import numpy
+    from rpy2 import rinterface
+
+    r()
+    baseenv = rinterface.baseenv
+    with rcontext():  # R allocates here: under the lock, like every other call into R
+        columns = [
+            rinterface.FloatSexpVector.from_memoryview(
+                memoryview(numpy.ascontiguousarray(array[:, j], dtype=float))
+            )
+            for j in range(array.shape[1])
+        ]
+        frame = rinterface.ListSexpVector(columns)
+        # R's own setters, not raw attributes: they set the object bit and check row names.
+        frame = baseenv["names<-"](frame, rinterface.StrSexpVector(names))
+        row_names = rinterface.IntSexpVector([rinterface.NA_Integer, -array.shape[0]])
+        frame = baseenv["attr<-"](frame, "row.names", row_names)
+        return baseenv["class<-"](frame, "data.frame")
+
+
+def _one_line(exc: BaseException) -> str:
+    """R's message on one line, without the deparsed call (for rpy2, often a whole function)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    if text.startswith("Error in ") and " : " in text:
+        text = text.split(" : ", 1)[1]
+    return text.removeprefix("Error: ").strip() or type(exc).__name__
+
+
+@contextmanager
+def rcontext() -> Iterator[None]:
+    """Hold R's lock with rpy2's default conversion active.
+
+    rpy2 keeps its conversion rules in a ``ContextVar``: a thread the server starts for a
+    request has none, and any R call there would fail without this.
+    """
+    from rpy2.robjects import default_converter
+    from rpy2.robjects.conversion import localconverter
+
+    if getattr(_depth, "value", 0):  # nested: the context is active already (and cheap to keep)
+        _depth.value += 1
+        try:
+            yield
+        finally:
+            _depth.value -= 1
+        return
+    with lock, localconverter(default_converter):
+        _depth.value = 1
+        try:
+            yield
+        finally:
+            _depth.value = 0
+
+
+@contextmanager
+def calling(scriptname: str, funcname: str) -> Iterator[None]:
+    """Run R code for ``funcname`` of ``scriptname``; R errors become one :class:`RError`."""
+    from rpy2.rinterface_lib.embedded import RRuntimeError
+
+    global _captured
+    with rcontext():
+        outer, captured = _captured, cast(list[tuple[str, str]], [])
+        _captured = captured
+        failed = True
+        try:
+            yield
+            failed = False
+        except RRuntimeError as exc:
+            raise RError(f"R error in {funcname}() of {scriptname}: {_one_line(exc)}") from None
+        finally:
+            _captured = outer
+            if outer is not None:
+                outer.extend(captured)
+            else:
+                _flush(captured, failed)
+
+
+def script(scriptname: str, funcname: str) -> Any:
+    """The R environment of ``scriptname``, sourced once per process (path from the cwd)."""
+    path = os.path.abspath(scriptname)
+    env = _scripts.get(path)
+    if env is not None:
+        return env
+    robjects = r()
+    with lock:
+        env = _scripts.get(path)
+        if env is not None:
+            return env
+        if not os.path.isfile(path):
+            raise RError(f"R script {scriptname} (for {funcname}()) not found: {path}")
+        with calling(scriptname, funcname):
+            env = robjects.r["new.env"]()
+            try:
+                robjects.r["source"](path, local=env)
+            except Exception as exc:
+                raise RError(
+                    f"R error sourcing {scriptname} (for {funcname}()): {_one_line(exc)}"
+                ) from None
+        _scripts[path] = env
+        logger.debug("sourced R script %s", path)
+        return env
+
+
+def function(scriptname: str, funcname: str) -> Callable[..., Any]:
+    """The R function ``funcname`` defined by ``scriptname``."""
+    env = script(scriptname, funcname)
+    robjects = r()
+    with rcontext():
+        found = robjects.r["exists"](funcname, envir=env, mode="function")[0]
+        if not found:
+            raise RError(f"R script {scriptname} defines no function {funcname}()")
+        return cast(Callable[..., Any], robjects.r["get"](funcname, envir=env, mode="function"))
+
+
+def forget_scripts() -> None:
+    """Source every script again on next use (tests, or a process that edits its scripts)."""
+    with lock:
+        _scripts.clear()
+
+
+def serialize(robject: Any) -> bytes:
+    """R's own serialization of ``robject``, as bytes for pickle."""
+    import numpy
+
+    robjects = r()
+    with rcontext():  # numpy reads the raw vector in place; bytes(raw) would go byte by byte
+        return numpy.asarray(robjects.r["serialize"](robject, robjects.NULL)).tobytes()
+
+
+def unserialize(data: bytes) -> Any:
+    """The R object that :func:`serialize` turned into ``data``."""
+    from rpy2.rinterface import ByteSexpVector
+
+    robjects = r()
+    with rcontext():
+        return robjects.r["unserialize"](ByteSexpVector.from_memoryview(memoryview(data)))

@@ -1,0 +1,3 @@
+dataset <- function() {
+    list(iris[, 1:4], iris$Species
+}
