@@ -110,3 +110,13 @@ def bench_reload(session: nox.Session) -> None:
     """Reload under load: failed requests and p99 during model swaps vs steady state."""
     session.install(*editable("pld_core", "pld_plugins"), "gunicorn")
     session.run("python", "bench/reload_under_load.py", *session.posargs)
+
+
+@nox.session
+def bench_grid_search(session: nox.Session) -> None:
+    """Grid search benchmark: n_jobs=1, n_jobs=2 and a 2-worker dask LocalCluster on 127.0.0.1.
+
+    Extra arguments go to bench/grid_search.py, e.g. ``nox -s bench_grid_search -- --nested``.
+    """
+    session.install(*editable("pld_core"), "-e", "./pld_plugins[dask]")
+    session.run("python", "bench/grid_search.py", *session.posargs)

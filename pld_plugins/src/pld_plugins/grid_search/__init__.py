@@ -1,0 +1,123 @@
+"""``pld grid-search`` (script ``pld-grid-search``): a hyperparameter search from the config.
+
+The plugin adds the command and the ``with-parallel-backend`` component (Palladium's
+``palladium.fit.with_parallel_backend``). scikit-learn, pandas and dask are imported when a
+search runs, never when the plugin is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from pld_core import hookimpl, make_script
+
+__all__ = ["WithParallelBackend", "grid_search_script"]
+
+grid_search_script = make_script("pld-grid-search", "grid-search")
+
+
+class WithParallelBackend:
+    """An estimator (usually a search) whose ``fit`` and predictions run in a joblib backend.
+
+    Palladium's ``with_parallel_backend`` patched the estimator's methods in place, which made
+    it unpicklable; this wrapper delegates instead. ``pld grid-search`` unwraps it and runs the
+    inner search in ``backend``: a joblib backend name (``'dask'`` uses the default dask
+    ``Client``, e.g. one the config created) or a dict as for ``grid_search.backend``.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        backend: Any,
+        methods: tuple[str, ...] | list[str] = ("fit", "predict", "predict_proba"),
+        **backend_params: Any,
+    ) -> None:
+        self.estimator = estimator
+        self.backend = backend
+        self.methods = tuple(methods)
+        self.backend_params = backend_params
+
+    @contextlib.contextmanager
+    def _backend(self) -> Iterator[None]:
+        from pld_plugins.grid_search.dask_backend import parallel_backend
+
+        with parallel_backend(self.backend, key="backend", **self.backend_params):
+            yield
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        target = getattr(self.estimator, method)
+        if method not in self.methods:
+            return target(*args, **kwargs)
+        with self._backend():
+            return target(*args, **kwargs)
+
+    def fit(self, X: Any, y: Any = None, **kwargs: Any) -> WithParallelBackend:
+        """Fit the wrapped estimator inside the backend; return the wrapper."""
+        self._call("fit", X, y, **kwargs)
+        return self
+
+    def predict(self, X: Any, **kwargs: Any) -> Any:
+        """The wrapped estimator's predictions."""
+        return self._call("predict", X, **kwargs)
+
+    def predict_proba(self, X: Any, **kwargs: Any) -> Any:
+        """The wrapped estimator's class probabilities."""
+        return self._call("predict_proba", X, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or "estimator" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.estimator, name)
+
+
+@hookimpl
+def pld_register_components(register: Callable[..., None]) -> None:
+    """``'!': 'with-parallel-backend'`` (alias ``palladium.fit.with_parallel_backend``)."""
+    register(
+        "with-parallel-backend",
+        WithParallelBackend,
+        aliases=["palladium.fit.with_parallel_backend"],
+    )
+
+
+@hookimpl
+def pld_register_commands(cli: click.Group) -> None:
+    """Add ``pld grid-search``."""
+    from pld_core import common_options
+
+    @cli.command("grid-search")
+    @common_options
+    @click.option(
+        "--save-results",
+        metavar="FILE",
+        type=click.Path(dir_okay=False, writable=True),
+        help="Write every result row (best first) to FILE as CSV.",
+    )
+    @click.option(
+        "--persist-best",
+        is_flag=True,
+        help="Refit the best parameters on all training data, store and activate the model.",
+    )
+    def grid_search_command(save_results: str | None, persist_best: bool) -> None:
+        """Search the grid_search entry's hyperparameters with cross-validation.
+
+        Prints the results, best first; progress and scikit-learn's verbose output go to
+        stderr.
+        """
+        from pld_core import command_config
+        from pld_plugins.grid_search import report
+        from pld_plugins.grid_search.search import persist_best_model, run_grid_search
+
+        config = command_config()
+        result = run_grid_search(config, persist_best=persist_best)
+        click.echo(report.format_table(result.frame))
+        if save_results:
+            report.write_csv(result.frame, save_results)
+        if persist_best:
+            version = persist_best_model(config, result)
+            click.echo(f"Wrote model with version {version}.")
+            click.echo(f"Activated model with version {version}.")
