@@ -64,9 +64,11 @@ class TestDatabaseServerContract(PersisterContract):
     default ``NullPool``.
     """
 
+    persister_class = Database
+
     @pytest.fixture
     def persister(self, server_store):
-        persister = Database(
+        persister = self.persister_class(
             server_store.url,
             poolclass="QueuePool",
             chunk_size=64,
@@ -77,24 +79,12 @@ class TestDatabaseServerContract(PersisterContract):
 
     @pytest.fixture
     def reopen(self):
-        return lambda p: Database(p.url, chunk_size=50, table_postfix=p.table_postfix)
+        cls = self.persister_class
+        return lambda p: cls(p.url, chunk_size=50, table_postfix=p.table_postfix)
 
 
-class TestDatabaseCLOBServerContract(PersisterContract):
-    @pytest.fixture
-    def persister(self, server_store):
-        persister = DatabaseCLOB(
-            server_store.url,
-            poolclass="QueuePool",
-            chunk_size=64,
-            table_postfix=server_store.table_postfix,
-        )
-        yield persister
-        persister.close()
-
-    @pytest.fixture
-    def reopen(self):
-        return lambda p: DatabaseCLOB(p.url, table_postfix=p.table_postfix)
+class TestDatabaseCLOBServerContract(TestDatabaseServerContract):
+    persister_class = DatabaseCLOB
 
 
 class TestCachedUpdatePersisterContract(PersisterContract):

@@ -404,10 +404,7 @@ def make_script(script: str, command: str) -> Callable[[], None]:
 
     Plugins use it for Palladium-style scripts, e.g. ``pld-grid-search``.
     """
-    return _script(script, command)
 
-
-def _script(script: str, command: str) -> Callable[[], None]:
     def run() -> None:
         main([command, *sys.argv[1:]], prog_name=script)
 
@@ -415,12 +412,12 @@ def _script(script: str, command: str) -> Callable[[], None]:
     return run
 
 
-fit_script = _script("pld-fit", "fit")
-test_script = _script("pld-test", "test")
-list_script = _script("pld-list", "list")
-admin_script = _script("pld-admin", "admin")
-version_script = _script("pld-version", "version")
-devserver_script = _script("pld-devserver", "serve")
-upgrade_script = _script("pld-upgrade", "upgrade")
-export_script = _script("pld-export", "export")
-stream_script = _script("pld-stream", "stream")
+fit_script = make_script("pld-fit", "fit")
+test_script = make_script("pld-test", "test")
+list_script = make_script("pld-list", "list")
+admin_script = make_script("pld-admin", "admin")
+version_script = make_script("pld-version", "version")
+devserver_script = make_script("pld-devserver", "serve")
+upgrade_script = make_script("pld-upgrade", "upgrade")
+export_script = make_script("pld-export", "export")
+stream_script = make_script("pld-stream", "stream")

@@ -77,8 +77,7 @@ class Config(dict[str, Any]):
 
     def error(self, message: str, key: str) -> ConfigError:
         """A :class:`ConfigError` about entry ``key``, naming the file that defined it."""
-        top = key.split(".")[0].split("[")[0]
-        path = self.origin.get(top) or (", ".join(self.files) if self.files else None)
+        path = _file_of(self.origin, key) or (", ".join(self.files) if self.files else None)
         return ConfigError(message, path=path, key=key)
 
     def __missing__(self, key: str) -> Any:
@@ -248,6 +247,11 @@ def _lookup(tree: Any, dotted: str) -> Any:
     return node
 
 
+def _file_of(origin: dict[str, str], key: str) -> str | None:
+    """The file that defined the top-level entry of key path ``key`` (``a.b[0]`` → ``a``)."""
+    return origin.get(key.split(".")[0].split("[")[0])
+
+
 def _join(key: str, child: Any) -> str:
     return f"{key}.{child}" if key else str(child)
 
@@ -314,8 +318,7 @@ class _Builder:
         return component
 
     def _error(self, message: str, key: str) -> ConfigError:
-        top = key.split(".")[0].split("[")[0]
-        return ConfigError(message, path=self.origin.get(top), key=key)
+        return ConfigError(message, path=_file_of(self.origin, key), key=key)
 
 
 def build_config(
