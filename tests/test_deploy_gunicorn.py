@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from pld_core.cli import make_cli
+from pld_core.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = REPO / "examples" / "deploy" / "gunicorn.conf.py"
@@ -48,12 +49,6 @@ DEPLOY_CONFIG = """{
 """
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(port: int, path: str, data: bytes | None = None) -> tuple[int, dict]:

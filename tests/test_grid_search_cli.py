@@ -1,7 +1,9 @@
-"""The seed's iris grid search through the installed `pld-grid-search` script, local and dask.
+"""The seed's iris grid search through the installed `pld-grid-search` script, local and dask,
+and the same search started over HTTP.
 
 The dask tests start a real ``LocalCluster`` of two single-threaded worker processes on
-127.0.0.1 and point the command at its scheduler, as a user points it at a cluster.
+127.0.0.1 and point the command at its scheduler, as a user points it at a cluster. The HTTP
+tests run a real ``pld serve`` with ``url-rule`` entries for ``/fit`` and ``/grid-search``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from pld_core.testing import free_port, http_json, running_server
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS = REPO / "examples" / "iris"
@@ -188,3 +193,71 @@ def test_an_unreachable_scheduler_fails_fast_with_one_line(iris: Path):
     # interpreter's start-up and importing scikit-learn for the config come before it.
     failed_after = re.search(r"Searching failed after ([0-9.]+) s", result.stderr)
     assert failed_after is not None and float(failed_after.group(1)) < 10
+
+
+RULES = """{
+    'task_rules': [
+        {'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']},
+        {'!': 'url-rule', 'rule': '/grid-search', 'view_func': 'grid-search',
+         'methods': ['POST']},
+    ],
+}"""
+
+
+def finished_job(base: str, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http_json(f"{base}/alive")[1]["process_metadata"]["jobs"][job_id]
+        if job["status"] != "running":
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still running after {timeout} s")
+
+
+@pytest.fixture
+def server(iris: Path) -> Iterator[str]:
+    """``pld serve`` with the task endpoints, on a free port of 127.0.0.1."""
+    (iris / "rules.py").write_text(RULES)
+    ok(run(iris, "pld-fit"))  # version 1, so the service starts with a model
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
+    env["PLD_CONFIG"] = "config.py,folds.py,rules.py"
+    command = [str(SCRIPTS / "pld"), "serve", "--port", str(port)]
+    with running_server(command, port, cwd=iris, env=env) as base:
+        yield base
+
+
+def test_grid_search_over_http_matches_the_cli(iris: Path, server: str):
+    cli_rows = table(ok(run(iris, "pld-grid-search")))
+
+    status, started = http_json(f"{server}/grid-search", {"persist_best": True})
+    assert status == 200, started
+    job = finished_job(server, started["job_id"])
+    assert job["status"] == "finished", job
+    assert job["func"] == "grid-search"
+    assert job["params"] == {"persist_best": True}
+    info = job["info"]
+    assert str(info["best_params"]) == cli_rows[0]["params"] == "{'C': 1.0}"
+    assert [f"{r['mean_test_score']:.6f}" for r in info["results"]] == [
+        row["mean_test_score"] for row in cli_rows
+    ]
+    assert (info["n_candidates"], info["version"], info["activated"]) == (3, 2, True)
+
+    listing = http_json(f"{server}/list")[1]
+    assert listing["properties"]["active-model"] == "2"
+    assert listing["models"][1]["grid_search"]["best_params"] == {"C": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        ("/grid-search", {"save_results": "/tmp/x.csv"}, "unknown option(s) for grid-search"),
+        ("/fit", {"evaluate": "maybe"}, "evaluate must be true or false, not 'maybe'"),
+        ("/grid-search", {"persist_best": 1}, "persist_best must be true or false, not 1"),
+    ],
+)
+def test_bad_task_options_are_json_400s_and_start_nothing(server, path, body, message):
+    status, answer = http_json(f"{server}{path}", body)
+    assert status == 400
+    assert message in answer["metadata"]["error_message"]
+    assert http_json(f"{server}/alive")[1]["process_metadata"].get("jobs", {}) == {}

@@ -53,6 +53,9 @@ def test_pld_plugins_lists_every_installed_distribution():
     } <= set(found["pld_plugins.dataset"]["components"])
     assert "palladium.persistence.Rest" in found["pld_plugins.persistence"]["components"]
     assert found["pld_plugins.scoring"]["hooks"] == ["pld_make_scorer"]
+    assert found["pld_core.builtins"]["tasks"] == ["fit"]
+    assert found["pld_plugins.grid_search"]["tasks"] == ["grid-search"]
+    assert example["tasks"] == []
     assert {"pld_r", "pld_julia", "pld_core.builtins"} <= set(found)
 
 
@@ -67,6 +70,8 @@ def test_plugins_text_output_names_distribution_and_components():
     result = pld("plugins")
     assert "pld_example_persister (pld-example-persister 0.1.0)\n" in result.stdout
     assert "  components: zip\n" in result.stdout
+    assert "pld_plugins.grid_search (pld-plugins " in result.stdout
+    assert "  tasks: grid-search\n" in result.stdout
 
 
 @pytest.fixture

@@ -297,3 +297,47 @@ def test_hook_pld_register_routes_reaches_the_server(fitted_iris, write_iris_con
     assert (response.status_code, response.get_data(as_text=True)) == (200, "1")
     assert response.headers["X-Stamp"] == "yes"
     assert client.post("/model-version").status_code == 405
+
+
+def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris_config):
+    """The ``/fit`` options are ``pld fit``'s, by keyword: checked and typed the same way."""
+    from click.testing import CliRunner
+
+    from pld_core.cli import make_cli
+
+    config = write_iris_config(
+        "\n    'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit'}],"
+    )
+    client = serve(config)
+    started = client.post("/fit", json={"evaluate": True, "persist_if_better_than": 2.0})
+    assert started.status_code == 200
+    job = wait_for_job(client, started.json["job_id"])
+    assert job["params"] == {
+        "persist": True,
+        "activate": True,
+        "evaluate": True,
+        "persist_if_better_than": 2.0,
+    }
+    assert job["info"]["version"] is None
+    assert job["info"]["skipped_reason"].startswith("not persisting: test score 0.9")
+    cli_args = ["--config", str(config), "fit", "--save-if-better-than", "2"]
+    cli = CliRunner().invoke(make_cli(), cli_args)
+    assert cli.exit_code == 0, cli.output
+    assert cli.stdout.splitlines()[-1] == job["info"]["skipped_reason"].capitalize() + "."
+
+    started = client.post("/fit?activate=false", data={"evaluate": "yes"})
+    job = wait_for_job(client, started.json["job_id"])
+    assert (job["info"]["version"], job["info"]["activated"]) == (2, False)
+    assert set(job["info"]["scores"]) == {"train_score", "test_score"}
+
+    for body, message in [
+        ({"persist_if_better": 0.9}, "persist_if_better (accepted: activate, evaluate,"),
+        ({"persist_if_better_than": "high"}, "must be a finite number, not 'high'"),
+        ({"persist_if_better_than": float("nan")}, "must be a finite number, not nan"),
+        ({"evaluate": 1}, "evaluate must be true or false, not 1"),
+        (["evaluate"], "the JSON body must be an object"),
+    ]:
+        refused = client.post("/fit", json=body)
+        assert refused.status_code == 400, body
+        assert message in refused.json["metadata"]["error_message"]
+    assert len(client.get("/alive").json["process_metadata"]["jobs"]) == 2

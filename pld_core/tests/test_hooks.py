@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +287,79 @@ def test_hook_pld_register_components(pm, write_config):
     )
     [rule] = config["rules"]
     assert (rule.rule, rule.view, rule.methods) == ("/fit", "fit", ("POST",))
+
+
+def test_hook_pld_register_tasks(pm, write_config):
+    """A plugin's task is ``pld <name>`` and, once a url-rule names it, an endpoint: the same
+    options reach the same ``run`` from both."""
+    from click.testing import CliRunner
+    from werkzeug.test import Client
+
+    from pld_core import Option, Task, process_store
+    from pld_core.cli import make_cli
+    from pld_core.server import create_app
+
+    calls: list[dict[str, Any]] = []
+
+    def count(config: Any, *, times: int = 1, dry_run: bool = False, label: Any = None) -> Any:
+        calls.append({"times": times, "dry_run": dry_run, "label": label})
+        return times * 2
+
+    task = Task(
+        "count",
+        run=count,
+        options=(
+            Option("times", kind=int, default=1),
+            Option("dry_run", default=False),
+            Option("label", kind=str, http=False),
+        ),
+        report=lambda result, options, echo: echo(f"counted {result} with {sorted(options)}"),
+    )
+
+    class Tasks:
+        @hookimpl
+        def pld_register_tasks(self, register):
+            register(task)
+
+    pm.register(Tasks(), name="tasks")
+    rule = "{'!': 'url-rule', 'rule': '/count', 'view_func': 'count'}"
+    path = write_config(TOY_CONFIG[:-1] + f"    'rules': [{rule}],\n}}")
+    cli = make_cli(pm)
+    ran = CliRunner().invoke(cli, ["--config", path, "count", "--times", "3", "--dry-run"])
+    assert ran.exit_code == 0, ran.output
+    assert ran.stdout == "counted 6 with ['dry_run', 'times']\n"
+    assert "--label TEXT" in CliRunner().invoke(cli, ["count", "--help"]).stdout
+
+    client = Client(create_app(load_config(path, plugins=pm)))
+    started = client.post("/count", query_string={"times": "3"}, data={"dry_run": "true"})
+    assert started.status_code == 200
+    job = process_store["process_metadata"]["jobs"][started.json["job_id"]]
+    deadline = time.monotonic() + 10
+    while job["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert (job["func"], job["status"], job["info"]) == ("count", "finished", "6")
+    assert calls == [{"times": 3, "dry_run": True, "label": None}] * 2
+    refused = client.post("/count", json={"label": "here"})
+    assert refused.status_code == 400
+    assert "unknown option(s) for count: label" in refused.json["metadata"]["error_message"]
+
+    class Again:
+        @hookimpl
+        def pld_register_tasks(self, register):
+            register(Task("count", run=count))
+
+    pm.register(Again(), name="again")
+    with pytest.raises(PluginConflictError, match="'count' is registered twice: by plugin "):
+        make_cli(pm)
+    pm.unregister(name="again")
+
+    class Shadow:
+        @hookimpl
+        def pld_register_tasks(self, register):
+            register(Task("list", run=count))
+
+    pm.register(Shadow(), name="shadow")
+    with pytest.raises(
+        PluginConflictError, match="plugin 'shadow' registers task 'list', which would replace"
+    ):
+        make_cli(pm)

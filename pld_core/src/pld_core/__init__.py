@@ -22,6 +22,7 @@ from pld_core.interfaces import (
 from pld_core.metadata import distribution_versions
 from pld_core.plugins import get_plugin_manager
 from pld_core.store import ProcessStore, process_store
+from pld_core.tasks import Option, OptionError, Task
 from pld_core.timing import timer
 
 __all__ = [
@@ -32,11 +33,14 @@ __all__ = [
     "DatasetLoader",
     "Model",
     "ModelPersister",
+    "Option",
+    "OptionError",
     "PldError",
     "PluginConflictError",
     "PredictError",
     "PredictService",
     "ProcessStore",
+    "Task",
     "annotate",
     "command_config",
     "common_options",

@@ -18,6 +18,13 @@ def pld_register_components(register: Callable[..., None]) -> None:
     register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
 
 
+@hookimpl
+def pld_register_tasks(register: Callable[..., None]) -> None:
+    from pld_core.training import FIT_TASK
+
+    register(FIT_TASK)
+
+
 @hookimpl(trylast=True)
 def pld_load_data(loader: DatasetLoader) -> tuple[Any, Any]:
     X, y = loader()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -17,9 +18,10 @@ from typing import Any
 import click
 import pluggy
 
-from pld_core import admin, evaluation, training
+from pld_core import admin, evaluation
 from pld_core.config import Config, load_config, use_config
-from pld_core.errors import PldError
+from pld_core.errors import PldError, PluginConflictError
+from pld_core.tasks import Option, Task, collect_tasks
 
 FIT_MODE = "fit"
 
@@ -133,7 +135,6 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         ctx.ensure_object(CliState).pm = pm
 
     for command in (
-        fit_command,
         test_command,
         list_command,
         admin_group,
@@ -146,45 +147,56 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     ):
         cli.add_command(command)
     cli.add_command(serve_command, name="devserver")
+    for task in collect_tasks(pm).values():
+        if task.name in cli.commands:
+            raise PluginConflictError(
+                f"plugin {task.plugin!r} registers task {task.name!r}, which would replace "
+                "the command of that name"
+            )
+        cli.add_command(task_command(task))
     pm.hook.pld_register_commands(cli=cli)
     return cli
 
 
-@click.command("fit")
-@common_options
-@click.option("--no-save", "-n", is_flag=True, help="Fit (and evaluate) without persisting.")
-@click.option("--no-activate", is_flag=True, help="Persist the new version without activating it.")
-@click.option("--evaluate", "-e", is_flag=True, help="Score on the train and test data.")
-@click.option(
-    "--save-if-better-than",
-    type=float,
-    metavar="SCORE",
-    help="Persist only if the test score is at least SCORE (implies --evaluate).",
-)
-@pass_state
-def fit_command(
-    state: CliState,
-    no_save: bool,
-    no_activate: bool,
-    evaluate: bool,
-    save_if_better_than: float | None,
-) -> None:
-    """Fit the model from dataset_loader_train and store it as a new version."""
-    result = training.fit(
-        state.config(),
-        persist=not no_save,
-        activate=not no_activate,
-        evaluate=evaluate,
-        persist_if_better_than=save_if_better_than,
+def task_command(task: Task) -> click.Command:
+    """``pld <task>``: the task's options as Click options, then ``task.run`` and its report.
+
+    While the task runs, anything printed to stdout (scikit-learn's ``verbose`` output) goes to
+    stderr, so stdout carries only the report.
+    """
+
+    @pass_state
+    def callback(state: CliState, **values: Any) -> None:
+        options = task.options_from_cli(values)
+        config = state.config()
+        with contextlib.redirect_stdout(sys.stderr):
+            result = task.run(config, **options)
+        if task.report is not None:
+            task.report(result, options, click.echo)
+
+    decorated: Callable[..., Any] = callback
+    for option in reversed(task.options):  # decorators apply bottom-up: keep the declared order
+        decorated = _click_option(option)(decorated)
+    return click.command(task.name, help=task.help)(common_options(decorated))
+
+
+def _click_option(option: Option) -> Callable[[Any], Any]:
+    declarations = (*option.cli_flags, option.name)
+    if option.kind is bool:
+        return click.option(
+            *declarations,
+            is_flag=True,
+            flag_value=not option.negates,
+            default=bool(option.default),
+            help=option.help,
+        )
+    return click.option(
+        *declarations,
+        type=option.kind,
+        default=option.default,
+        metavar=option.metavar,
+        help=option.help,
     )
-    for name, value in result.scores.items():
-        click.echo(f"{name}: {value:.6f}")
-    if result.skipped_reason:
-        click.echo(result.skipped_reason.capitalize() + ".")
-    if result.version is not None:
-        click.echo(f"Wrote model with version {result.version}.")
-    if result.activated:
-        click.echo(f"Activated model with version {result.version}.")
 
 
 @click.command("test")
@@ -364,7 +376,7 @@ def version_command() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_state
 def plugins_command(state: CliState, as_json: bool) -> None:
-    """List the installed plugins, their hooks and the component names they register."""
+    """List the installed plugins, their hooks, and the components and tasks they register."""
     from pld_core.plugins import describe_plugins
 
     described = describe_plugins(state.plugins())
@@ -378,6 +390,8 @@ def plugins_command(state: CliState, as_json: bool) -> None:
         click.echo(f"  hooks: {', '.join(plugin['hooks']) or '-'}")
         if plugin["components"]:
             click.echo(f"  components: {', '.join(plugin['components'])}")
+        if plugin["tasks"]:
+            click.echo(f"  tasks: {', '.join(plugin['tasks'])}")
 
 
 def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:

@@ -111,6 +111,19 @@ def pld_register_commands(cli: click.Group) -> None:
     """
 
 
+@hookspec
+def pld_register_tasks(register: Callable[..., None]) -> None:
+    """Add a long job that both the command line and HTTP can start, with one set of options.
+
+    Each task becomes the command ``pld <name>``; a config's ``url-rule`` with
+    ``view_func: '<name>'`` serves it as an endpoint that runs it as a background job (like
+    ``/fit``). pld-core registers ``fit``; pld-plugins registers ``grid-search``.
+
+    :param register: ``register(task)`` with a :class:`pld_core.Task`. A name another plugin
+        took is an error naming both plugins; so is the name of a core command.
+    """
+
+
 @hookspec(firstresult=True)
 def pld_load_data(loader: DatasetLoader) -> tuple[Any, Any] | None:
     """Load a dataset through ``loader``; the default calls ``loader()``.

@@ -66,11 +66,15 @@ def _dist_label(ep: metadata.EntryPoint) -> str:
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Name, distribution version, hooks and registered component names of each plugin."""
+    """Name, distribution version, hooks, component names and tasks of each plugin."""
     from pld_core.registry import collect_registry
+    from pld_core.tasks import collect_tasks
 
     dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     components = collect_registry(pm).by_plugin()
+    tasks: dict[str, list[str]] = {}
+    for task in collect_tasks(pm).values():
+        tasks.setdefault(task.plugin or "", []).append(task.name)
     described = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
         if plugin is None:  # blocked
@@ -88,6 +92,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
                 "version": version,
                 "hooks": hooks,
                 "components": components.get(name, []),
+                "tasks": sorted(tasks.get(name, [])),
             }
         )
     return described

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import psutil
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -24,6 +24,7 @@ from pld_core.jobs import run_job
 from pld_core.model_source import ModelSource
 from pld_core.routes import collect_routes
 from pld_core.store import process_store
+from pld_core.tasks import OptionError, Task, collect_tasks, task_names
 from pld_core.url_rules import UrlRule
 
 logger = logging.getLogger(__name__)
@@ -113,13 +114,21 @@ class PldApp:
 
     def _builtin_view(self, rule: UrlRule) -> tuple[View, str | None]:
         builtin = {
-            "fit": (self.fit, "server_fit_decorators"),
             "update-model-cache": (self.update_model_cache, "update_model_cache_decorators"),
             "activate": (self.activate, "activate_decorators"),
         }
-        if isinstance(rule.view, str):
+        if not isinstance(rule.view, str):
+            return _bind(rule.view, self), rule.decorators
+        if rule.view in builtin:
             return builtin[rule.view]
-        return _bind(rule.view, self), rule.decorators
+        tasks = collect_tasks(self.config.plugins)
+        task = tasks.get(rule.view)
+        if task is None:
+            raise ConfigError(
+                f"url rule {rule.rule!r}: no view or task named {rule.view!r} "
+                f"(tasks: {task_names(tasks)}; views: 'update-model-cache', 'activate')"
+            )
+        return self.task_view(task), rule.decorators or task.http_decorators
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -182,18 +191,23 @@ class PldApp:
         """The stored models and the persister's properties."""
         return json_response(admin.list_models(self.config))
 
-    def fit(self, request: Request) -> Response:
-        """Start a fit in the background; answer its job id at once."""
-        from pld_core.training import fit
-
-        options = _fit_options(request)
+    def task_view(self, task: Task) -> View:
+        """Start ``task`` in the background with the request's options; answer the job id."""
         config = self.config
 
-        def fit_job() -> Any:
-            return fit(config, **options)
+        def start(request: Request) -> Response:
+            try:
+                options = task.options_from_request(_request_options(request))
+            except OptionError as exc:
+                return self.error(400, f"BadRequest: {exc}")
 
-        _thread, job_id = run_job(process_store, "fit", fit_job, params=options)
-        return json_response({"job_id": job_id})
+            def job() -> Any:
+                return task.run(config, **options)
+
+            _thread, job_id = run_job(process_store, task.name, job, params=options)
+            return json_response({"job_id": job_id})
+
+        return start
 
     def update_model_cache(self, request: Request) -> Response:
         """Reload the served model in the background; answer the job id at once."""
@@ -216,32 +230,17 @@ class PldApp:
         return json_response(admin.list_models(self.config))
 
 
-_TRUE = {"1", "t", "true", "yes", "on"}
-_FALSE = {"0", "f", "false", "no", "off"}
-
-
-def _fit_options(request: Request) -> dict[str, Any]:
-    """The fit options from the query string or form: the same names as ``training.fit``."""
-    options: dict[str, Any] = {}
-    for name in ("persist", "activate", "evaluate"):
-        raw = request.values.get(name)
-        if raw is None:
-            continue
-        text = raw.strip().lower()
-        if text not in _TRUE | _FALSE:
-            from werkzeug.exceptions import BadRequest
-
-            raise BadRequest(f"{name} must be true or false, not {raw!r}")
-        options[name] = text in _TRUE
-    raw = request.values.get("persist_if_better_than")
-    if raw is not None:
-        try:
-            options["persist_if_better_than"] = float(raw)
-        except ValueError:
-            from werkzeug.exceptions import BadRequest
-
-            raise BadRequest(f"persist_if_better_than must be a number, not {raw!r}") from None
-    return options
+def _request_options(request: Request) -> dict[str, Any]:
+    """Options from the query string plus the form or a JSON object body."""
+    values: dict[str, Any] = dict(request.args.items())
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadRequest("the JSON body must be an object of option names and values")
+        values.update(body)
+    else:
+        values.update(request.form.items())
+    return values
 
 
 def _is_predict_service(value: Any) -> bool:

@@ -6,6 +6,9 @@ Fixtures:
 * ``register_plugin`` -- ``register_plugin(module_or_object, name=None)`` adds a plugin to
   ``pm`` and returns its name.
 
+:func:`running_server` runs a real server process on 127.0.0.1 (with :func:`free_port`) and
+:func:`http_json` talks JSON to it.
+
 :class:`PersisterContract` is the behaviour every model persister promises. Subclass it in
 a test module (the subclass name must start with ``Test``) and give it a ``persister``
 fixture returning a persister on a fresh, empty store::
@@ -24,7 +27,15 @@ Importing this module needs pytest but never the data stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import json
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pluggy
@@ -39,7 +50,10 @@ __all__ = [
     "PersisterContract",
     "component_factory",
     "contract_model",
+    "free_port",
+    "http_json",
     "make_plugin_manager",
+    "running_server",
 ]
 
 
@@ -85,6 +99,76 @@ def register_plugin(pm: pluggy.PluginManager) -> Callable[..., str]:
         return registered
 
     return register
+
+
+# -- real servers on 127.0.0.1 -------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_json(
+    url: str, body: Any = None, *, form: bytes | None = None, timeout: float = 10
+) -> tuple[int, Any]:
+    """``(status, parsed JSON)`` of a GET, or a POST of ``body`` as JSON or of ``form``.
+
+    Error answers must be JSON too: an HTML error page fails the test here.
+    """
+    data, headers = form, {}
+    if body is not None:
+        data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            assert error.headers.get_content_type() == "application/json", error.read()
+            return error.code, json.loads(error.read())
+
+
+@contextlib.contextmanager
+def running_server(
+    command: Sequence[str],
+    port: int,
+    *,
+    cwd: Any = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+) -> Iterator[str]:
+    """Run a server (``pld serve``, gunicorn...) listening on ``port``; yield its base URL.
+
+    Waits until ``/alive`` answers with any status; stops the process afterwards. If the
+    server exits first, the assertion shows its stderr.
+    """
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if process.poll() is not None:
+                    stderr.seek(0)
+                    raise AssertionError(f"{command[0]} exited: {stderr.read()}")
+                try:
+                    http_json(base + "/alive")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"{command[0]} did not answer in {timeout} s"
+                        ) from None
+                    time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 # -- a model for persister tests ----------------------------------------------------------

@@ -13,6 +13,7 @@ from pld_core.decorators import decorate
 from pld_core.interfaces import annotate
 from pld_core.metadata import training_metadata
 from pld_core.scoring import scorers
+from pld_core.tasks import Option, Task
 from pld_core.timing import timer
 
 logger = logging.getLogger(__name__)
@@ -128,3 +129,54 @@ def _record_scores(model: Any, result: FitResult, split: str, scores: dict[str, 
         result.scores[f"{split}_{name}"] = value
     # Palladium's keys hold the first scorer; every scorer is kept under its own name too.
     annotate(model, {f"score_{split}": next(iter(scores.values())), f"scores_{split}": scores})
+
+
+def report(result: FitResult, options: dict[str, Any], echo: Any) -> None:
+    """What ``pld fit`` prints: the scores, then what was written and activated."""
+    for name, value in result.scores.items():
+        echo(f"{name}: {value:.6f}")
+    if result.skipped_reason:
+        echo(result.skipped_reason.capitalize() + ".")
+    if result.version is not None:
+        echo(f"Wrote model with version {result.version}.")
+    if result.activated:
+        echo(f"Activated model with version {result.version}.")
+
+
+#: ``pld fit`` and the ``/fit`` endpoint (Palladium's parameter names over HTTP).
+FIT_TASK = Task(
+    name="fit",
+    run=fit,
+    help="Fit the model from dataset_loader_train and store it as a new version.",
+    options=(
+        Option(
+            "persist",
+            default=True,
+            negates=True,
+            flags=("--no-save", "-n"),
+            help="Fit (and evaluate) without persisting.",
+        ),
+        Option(
+            "activate",
+            default=True,
+            negates=True,
+            flags=("--no-activate",),
+            help="Persist the new version without activating it.",
+        ),
+        Option(
+            "evaluate",
+            default=False,
+            flags=("--evaluate", "-e"),
+            help="Score on the train and test data.",
+        ),
+        Option(
+            "persist_if_better_than",
+            kind=float,
+            flags=("--save-if-better-than", "--persist-if-better-than"),
+            metavar="SCORE",
+            help="Persist only if the test score is at least SCORE (implies --evaluate).",
+        ),
+    ),
+    report=report,
+    http_decorators="server_fit_decorators",
+)

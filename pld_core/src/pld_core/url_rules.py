@@ -30,8 +30,9 @@ class UrlRule:
     """An extra endpoint: ``rule`` answered by a built-in view or ``view(request, app)``.
 
     :param rule: the URL path, e.g. ``/fit``.
-    :param view_func: ``fit``, ``update-model-cache``, ``activate`` (or their Palladium
-        names), a dotted path to a view, or a view callable.
+    :param view_func: ``update-model-cache``, ``activate``, the name of a task (``fit``,
+        ``grid-search``: started as a background job with the task's options), Palladium's
+        names for these, a dotted path to a view, or a view callable.
     :param methods: the HTTP methods answered.
     :param decorators: for a custom view, the config decorator list that wraps it.
     :param endpoint: ignored; accepted so Palladium's ``add_url_rule`` entries load.
@@ -54,6 +55,8 @@ class UrlRule:
         self.view: str | Callable[..., Any]
         if isinstance(view_func, str) and view_func in BUILTIN_VIEWS:
             self.view = BUILTIN_VIEWS[view_func]
+        elif isinstance(view_func, str) and "." not in view_func:
+            self.view = view_func  # a task's name, e.g. 'grid-search'; the server looks it up
         elif isinstance(view_func, str):
             self.view = import_dotted(view_func)
         else:

@@ -1,6 +1,7 @@
 """``pld grid-search`` (script ``pld-grid-search``): a hyperparameter search from the config.
 
-The plugin adds the command and the ``with-parallel-backend`` component (Palladium's
+The plugin adds the ``grid-search`` task (the command, and an endpoint when a ``url-rule``
+names it) and the ``with-parallel-backend`` component (Palladium's
 ``palladium.fit.with_parallel_backend``). scikit-learn, pandas and dask are imported when a
 search runs, never when the plugin is loaded.
 """
@@ -11,11 +12,9 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import click
+from pld_core import Option, Task, hookimpl, make_script
 
-from pld_core import hookimpl, make_script
-
-__all__ = ["WithParallelBackend", "grid_search_script"]
+__all__ = ["GRID_SEARCH_TASK", "WithParallelBackend", "grid_search_script"]
 
 grid_search_script = make_script("pld-grid-search", "grid-search")
 
@@ -84,40 +83,58 @@ def pld_register_components(register: Callable[..., None]) -> None:
     )
 
 
+def run_search(config: Any, *, persist_best: bool = False, save_results: str | None = None) -> Any:
+    """The ``grid-search`` task: search, write the CSV if asked, then persist the best."""
+    from pld_plugins.grid_search import report
+    from pld_plugins.grid_search.search import persist_best_model, run_grid_search
+
+    result = run_grid_search(config, persist_best=persist_best)
+    if save_results:  # before persisting: a failing store must not lose the results
+        report.write_csv(result.frame, save_results)
+    if persist_best:
+        persist_best_model(config, result)
+    return result
+
+
+def print_search(result: Any, options: dict[str, Any], echo: Callable[[str], None]) -> None:
+    """What ``pld grid-search`` prints: the table, best first, and the version it stored."""
+    from pld_plugins.grid_search import report
+
+    echo(report.format_table(result.frame))
+    if result.version is not None:
+        echo(f"Wrote model with version {result.version}.")
+        echo(f"Activated model with version {result.version}.")
+
+
+#: ``pld grid-search``, and the endpoint a ``url-rule`` with ``view_func: 'grid-search'`` adds.
+GRID_SEARCH_TASK = Task(
+    name="grid-search",
+    run=run_search,
+    help=(
+        "Search the grid_search entry's hyperparameters with cross-validation.\n\n"
+        "Prints the results, best first; progress and scikit-learn's verbose output go to "
+        "stderr."
+    ),
+    options=(
+        Option(
+            "persist_best",
+            default=False,
+            help="Refit the best parameters on all training data, store and activate the model.",
+        ),
+        Option(
+            "save_results",
+            kind=str,
+            metavar="FILE",
+            http=False,
+            help="Write every result row (best first) to FILE as CSV.",
+        ),
+    ),
+    report=print_search,
+    http_decorators="server_grid_search_decorators",
+)
+
+
 @hookimpl
-def pld_register_commands(cli: click.Group) -> None:
-    """Add ``pld grid-search``."""
-    from pld_core import common_options
-
-    @cli.command("grid-search")
-    @common_options
-    @click.option(
-        "--save-results",
-        metavar="FILE",
-        type=click.Path(dir_okay=False, writable=True),
-        help="Write every result row (best first) to FILE as CSV.",
-    )
-    @click.option(
-        "--persist-best",
-        is_flag=True,
-        help="Refit the best parameters on all training data, store and activate the model.",
-    )
-    def grid_search_command(save_results: str | None, persist_best: bool) -> None:
-        """Search the grid_search entry's hyperparameters with cross-validation.
-
-        Prints the results, best first; progress and scikit-learn's verbose output go to
-        stderr.
-        """
-        from pld_core import command_config
-        from pld_plugins.grid_search import report
-        from pld_plugins.grid_search.search import persist_best_model, run_grid_search
-
-        config = command_config()
-        result = run_grid_search(config, persist_best=persist_best)
-        click.echo(report.format_table(result.frame))
-        if save_results:
-            report.write_csv(result.frame, save_results)
-        if persist_best:
-            version = persist_best_model(config, result)
-            click.echo(f"Wrote model with version {version}.")
-            click.echo(f"Activated model with version {version}.")
+def pld_register_tasks(register: Callable[..., None]) -> None:
+    """Add ``grid-search`` (the command, and the task a url-rule can serve)."""
+    register(GRID_SEARCH_TASK)

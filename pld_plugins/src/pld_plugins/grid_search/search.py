@@ -8,10 +8,8 @@ plugins and configs see a search exactly as they see ``pld fit``.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 KEY = "grid_search"
 _OWN_KEYS = ("backend",)  # keys of the grid_search dict that are pld's, not GridSearchCV's
+#: Candidates shown in a job record (all of them go to the CSV and the model's metadata).
+DESCRIBED_RESULTS = 10
 
 
 @dataclass
@@ -40,6 +40,19 @@ class SearchResult:
     def best_params(self) -> dict[str, Any]:
         """The parameters of the best candidate."""
         return dict(self.frame["params"].iloc[0])
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe summary for the job record under ``/alive``: the best candidates."""
+        records = report.result_records(self.frame, self.metric)
+        return {
+            "scoring": self.metric,
+            "best_params": records[0]["params"],
+            "best_score": records[0][f"mean_test_{self.metric}"],
+            "n_candidates": len(records),
+            "results": records[:DESCRIBED_RESULTS],
+            "version": self.version,
+            "activated": self.version is not None,
+        }
 
 
 @dataclass
@@ -76,7 +89,6 @@ def run_grid_search(config: Config, *, persist_best: bool = False) -> SearchResu
             **(plan.backend_params or {}),
         ),
         progress_logged(total),
-        contextlib.redirect_stdout(sys.stderr),  # scikit-learn's verbose output
     ):
         search = _hooks(config).pld_fit(model=search, X=X, y=y)
     if not hasattr(search, "cv_results_"):

@@ -1,0 +1,192 @@
+"""Tasks: the long jobs (``fit``, a plugin's ``grid-search``) the CLI and HTTP both start.
+
+A :class:`Task` declares its options once. ``pld <task>`` gets its Click options from them,
+and a ``url-rule`` naming the task gets an endpoint that reads the same options from the query
+string, a form or a JSON body and runs the task as a background job. Both sides check the
+values the same way and end in ``task.run(config, **options)``, so whatever the command line
+can ask for, an HTTP client can ask for too, under the keyword's name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pluggy
+
+from pld_core.errors import PldError, PluginConflictError
+
+_TRUE = frozenset({"1", "t", "true", "y", "yes", "on"})
+_FALSE = frozenset({"0", "f", "false", "n", "no", "off"})
+_KINDS = (bool, int, float, str)
+
+
+class OptionError(PldError):
+    """A task option with a bad value or an unknown name (HTTP answers 400)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a task.
+
+    :param name: the keyword ``run`` receives; also the HTTP parameter's name.
+    :param kind: ``bool``, ``int``, ``float`` or ``str``.
+    :param default: the value when the option is not given (``None``: not set).
+    :param help: one line for ``--help`` and the docs.
+    :param flags: the command-line spellings; default ``--name-with-dashes``.
+    :param negates: the flag switches a ``bool`` that defaults to ``True`` off (``--no-save``).
+    :param metavar: the placeholder ``--help`` shows for a value.
+    :param http: ``False`` for options that only make sense on the caller's machine, such as
+        a file to write; HTTP requests naming them are refused.
+    """
+
+    name: str
+    kind: type = bool
+    default: Any = None
+    help: str = ""
+    flags: tuple[str, ...] = ()
+    negates: bool = False
+    metavar: str | None = None
+    http: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise TypeError(f"option {self.name!r}: kind must be one of bool, int, float, str")
+        if self.negates and (self.kind is not bool or self.default is not True):
+            raise TypeError(f"option {self.name!r}: only a bool defaulting to True negates")
+
+    @property
+    def cli_flags(self) -> tuple[str, ...]:
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    def convert(self, raw: Any) -> Any:
+        """``raw`` (a JSON value or the text of a query/form field) as this option's kind."""
+        try:
+            value = _CONVERTERS[self.kind](raw)
+        except (TypeError, ValueError):
+            expected = "true or false" if self.kind is bool else f"a {_NOUNS[self.kind]}"
+            raise OptionError(f"{self.name} must be {expected}, not {raw!r}") from None
+        return value
+
+
+def _to_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+    raise ValueError(raw)
+
+
+def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool | float):
+        raise ValueError(raw)
+    return int(raw)
+
+
+def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    value = float(raw)
+    if not math.isfinite(value):  # NaN would compare false with every score
+        raise ValueError(raw)
+    return value
+
+
+def _to_str(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(raw)
+    return raw
+
+
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {
+    bool: _to_bool,
+    int: _to_int,
+    float: _to_float,
+    str: _to_str,
+}
+_NOUNS = {int: "whole number", float: "finite number", str: "string"}
+
+
+@dataclass(frozen=True)
+class Task:
+    """A job started by ``pld <name>`` and, when a ``url-rule`` names it, over HTTP.
+
+    :param name: the command's name and the name a ``url-rule``'s ``view_func`` uses.
+    :param run: ``run(config, **options)``; its result's ``describe()`` (if it has one) is
+        the job record's ``info`` under ``/alive``.
+    :param options: the options, shared by the command line and HTTP.
+    :param help: the command's help text.
+    :param report: ``report(result, options, echo)`` prints the result for the command line.
+    :param http_decorators: the config decorator list that wraps the HTTP endpoint.
+    :param plugin: filled in by pld with the name of the plugin that registered the task.
+    """
+
+    name: str
+    run: Callable[..., Any]
+    options: tuple[Option, ...] = ()
+    help: str = ""
+    report: Callable[[Any, dict[str, Any], Callable[[str], None]], None] | None = None
+    http_decorators: str | None = None
+    plugin: str | None = None  # set when collected: the plugin that registered the task
+
+    def defaults(self) -> dict[str, Any]:
+        """Every option's default, skipping those that default to "not set"."""
+        return {o.name: o.default for o in self.options if o.default is not None}
+
+    def options_from_request(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The options an HTTP request gave (query, form or JSON object), checked and typed.
+
+        Unknown names are refused rather than ignored: a misspelt ``persist_if_better_than``
+        must not quietly persist a worse model.
+        """
+        known = {o.name: o for o in self.options if o.http}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            accepted = ", ".join(sorted(known)) or "none"
+            raise OptionError(
+                f"unknown option(s) for {self.name}: {', '.join(unknown)} (accepted: {accepted})"
+            )
+        given = {name: known[name].convert(raw) for name, raw in values.items()}
+        return {**{k: v for k, v in self.defaults().items() if k in known}, **given}
+
+    def options_from_cli(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The options Click parsed, without those left unset."""
+        return {o.name: values[o.name] for o in self.options if values.get(o.name) is not None}
+
+
+def collect_tasks(pm: pluggy.PluginManager | None) -> dict[str, Task]:
+    """Ask every plugin for its tasks, one plugin at a time so a clash names both plugins."""
+    if pm is None:
+        from pld_core.training import FIT_TASK
+
+        return {FIT_TASK.name: FIT_TASK}
+    tasks: dict[str, Task] = {}
+    for impl in pm.hook.pld_register_tasks.get_hookimpls():
+        plugin = impl.plugin_name
+
+        def register(task: Task, _plugin: str = plugin) -> None:
+            if not isinstance(task, Task):
+                raise PluginConflictError(
+                    f"plugin {_plugin!r} registered {task!r}: register() takes a pld Task"
+                )
+            taken = tasks.get(task.name)
+            if taken is not None:
+                raise PluginConflictError(
+                    f"task {task.name!r} is registered twice: by plugin {taken.plugin!r} "
+                    f"and by plugin {_plugin!r}"
+                )
+            tasks[task.name] = replace(task, plugin=_plugin)
+
+        impl.function(*[register for _ in impl.argnames])
+    return tasks
+
+
+def task_names(tasks: Iterable[str]) -> str:
+    """``'fit', 'grid-search'`` for error messages."""
+    return ", ".join(repr(name) for name in sorted(tasks)) or "none"
