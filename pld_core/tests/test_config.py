@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import pytest
@@ -309,3 +310,56 @@ def test_errors_found_after_loading_still_name_the_file(pm, write_config):
 
     with pytest.raises(ConfigError, match=rf"^{path}: fit_decorators: must be a list"):
         decorate(len, config, "fit_decorators")
+
+
+def test_python_entry_edits_the_merged_config_before_components_are_built(
+    pm, write_config, monkeypatch
+):
+    """Palladium's ``__python__``: statements with the merged dict as C, cfg and config."""
+    monkeypatch.setenv("PLD_TEST_ROWS", "4")
+    base = write_config("{'loader': {'!': 'list-loader', 'rows': 2}, 'keep': 1}", "base.py")
+    patch = write_config(
+        "{'__python__': '''\n"
+        "C['loader']['!'] = 'palladium.dataset.ListLoader'\n"
+        "cfg['loader']['rows'] = int(environ['PLD_TEST_ROWS'])\n"
+        "config['added'] = {'!': 'list-loader', 'offset': C['keep']}\n"
+        "config['folder'] = here\n"
+        "'''}",
+        "patch.py",
+    )
+    config = load_config(f"{base},{patch}", plugins=pm)
+    assert config["loader"].rows == 4
+    assert type(config["added"]).__name__ == "ListLoader" and config["added"].offset == 1
+    assert config["folder"] == os.path.dirname(patch)
+    assert "__python__" not in config
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("'C = = 1'", "patch.py: __python__: line 1: syntax error"),
+        ("'C[\"missing\"][0] = 1'", "patch.py: __python__: running failed: KeyError: 'missing'"),
+        ("'environ[\"PLD_NOT_SET_ANYWHERE\"]'", "variable PLD_NOT_SET_ANYWHERE is not set"),
+        ("42", "patch.py: __python__: must be a string of Python statements"),
+    ],
+)
+def test_python_entry_errors_name_the_file(pm, write_config, code, message):
+    patch = write_config(f"{{'__python__': {code}}}", "patch.py")
+    with pytest.raises(ConfigError) as info:
+        load_config(patch, plugins=pm)
+    assert message in str(info.value)
+
+
+def test_palladium_partial_makes_a_configured_callable(pm, write_config):
+    path = write_config("{'bad': {'!': 'partial', 'func': 'os.sep'}}")
+    with pytest.raises(ConfigError, match="bad: .*func must be callable, not str"):
+        load_config(path, plugins=pm)
+    path = write_config(
+        "{'cv': {'!': 'palladium.util.Partial',"
+        " 'func': 'collections.OrderedDict', 'n_splits': 4},"
+        " 'int16': {'!': 'partial', 'func': 'builtins.int', 'base': 16}}"
+    )
+    config = load_config(path, plugins=pm)
+    assert dict(config["cv"]()) == {"n_splits": 4}
+    assert config["cv"].__name__ == "OrderedDict" and not hasattr(config["cv"], "move_to_end")
+    assert config["int16"]("ff") == 255

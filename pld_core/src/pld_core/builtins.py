@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pld_core.factories import partial
 from pld_core.hookspecs import hookimpl
 from pld_core.interfaces import DatasetLoader, ModelPersister
 from pld_core.url_rules import UrlRule
@@ -16,6 +17,7 @@ from pld_core.url_rules import UrlRule
 @hookimpl
 def pld_register_components(register: Callable[..., None]) -> None:
     register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
+    register("partial", partial, aliases=["palladium.util.Partial"])
 
 
 @hookimpl

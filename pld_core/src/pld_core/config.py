@@ -4,10 +4,10 @@ A config file holds one Python dict expression, evaluated with ``environ`` and `
 scope. **Config files are trusted code**: treat them like the Python modules of your project.
 
 Steps: find the files (``--config``, ``PLD_CONFIG``, ``PALLADIUM_CONFIG``, default names) →
-evaluate each → resolve ``__copy__`` and merge (later files win per top-level key) → build
-every ``__factory__`` / ``!`` component, children first → call ``initialize_component`` →
-apply the ``logging`` dictConfig. Every failure is a :class:`ConfigError` naming the file and
-the key path.
+evaluate each → resolve ``__copy__`` and merge (later files win per top-level key) → run a
+``__python__`` entry → apply the ``logging`` dictConfig → build every ``__factory__`` / ``!``
+component, children first → call ``initialize_component``. Every failure is a
+:class:`ConfigError` naming the file and the key path.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ FACTORY_KEYS = ("__factory__", "!")
 COPY_KEY = "__copy__"
 DEFAULT_KEY = "__default__"
 MODE_KEY = "__mode__"
+PYTHON_KEY = "__python__"
 
 logger = logging.getLogger(__name__)
 
@@ -330,6 +331,7 @@ def build_config(
     """Merge raw configs, build their components and return the :class:`Config`."""
     registry = collect_registry(plugins)
     tree, origin = merge_configs([("<extra>", dict(extra or {})), *configs])
+    run_python_entry(tree, origin.get(PYTHON_KEY))
     _configure_logging(tree.get("logging"), origin.get("logging"))
     builder = _Builder(registry, origin)
     built = {key: builder.build(value, key, key) for key, value in tree.items()}
@@ -339,6 +341,38 @@ def build_config(
         for component in builder.built:
             _initialize(component, config)
     return config
+
+
+def run_python_entry(tree: dict[str, Any], path: str | None) -> None:
+    """Palladium's ``__python__`` entry: statements that edit the merged config in place.
+
+    They run after all files are merged and copies resolved, before any component is built,
+    with the merged dict as ``C``, ``cfg`` and ``config`` (Palladium's names) and the file's
+    ``environ`` and ``here``. The entry itself is removed.
+    """
+    code = tree.pop(PYTHON_KEY, None)
+    if code is None:
+        return
+    if not isinstance(code, str):
+        raise ConfigError("must be a string of Python statements", path=path, key=PYTHON_KEY)
+    here = os.path.dirname(os.path.abspath(path)) if path and path != "<extra>" else os.getcwd()
+    namespace = {"C": tree, "cfg": tree, "config": tree, "environ": _Environment(), "here": here}
+    try:
+        compiled = compile(code, f"{path or '<config>'}:{PYTHON_KEY}", "exec")
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"line {exc.lineno}: syntax error: {exc.msg}", path=path, key=PYTHON_KEY
+        ) from None
+    try:
+        exec(compiled, namespace)  # noqa: S102 -- the config is trusted code, like the file
+    except MissingVariable as exc:
+        raise ConfigError(
+            f"environment variable {exc.args[0]} is not set", path=path, key=PYTHON_KEY
+        ) from None
+    except Exception as exc:
+        raise ConfigError(
+            f"running failed: {type(exc).__name__}: {exc}", path=path, key=PYTHON_KEY
+        ) from None
 
 
 def _initialize(component: Any, config: Config) -> None:
