@@ -236,6 +236,7 @@ def test_grid_search_over_http_matches_the_cli(iris: Path, server: str):
     assert job["status"] == "finished", job
     assert job["func"] == "grid-search"
     assert job["params"] == {"persist_best": True}
+    assert job["progress"] == {"stage": "Writing model", "done": 9, "total": 9}
     info = job["info"]
     assert str(info["best_params"]) == cli_rows[0]["params"] == "{'C': 1.0}"
     assert [f"{r['mean_test_score']:.6f}" for r in info["results"]] == [

@@ -329,6 +329,7 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
     job = wait_for_job(client, started.json["job_id"])
     assert (job["info"]["version"], job["info"]["activated"]) == (2, False)
     assert set(job["info"]["scores"]) == {"train_score", "test_score"}
+    assert job["progress"] == {"stage": "Writing model"}  # the last step it reached
 
     for body, message in [
         ({"persist_if_better": 0.9}, "persist_if_better (accepted: activate, evaluate,"),

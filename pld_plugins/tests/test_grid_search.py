@@ -206,6 +206,39 @@ def test_progress_counts_every_fit(make_config, caplog):
     assert lines[0].startswith("1/9")
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_counts_the_searchs_fits_not_the_estimators_own_parallel_calls(n_jobs):
+    """A random forest builds its trees with joblib too, in the fits and in the refit."""
+    import threading
+
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import GridSearchCV
+
+    from pld_plugins.grid_search.progress import track_fits
+
+    X, y = make_classification(200, 5, random_state=0)
+    counts: dict[str, int] = {}
+
+    def search(name: str, depths: list[int]) -> None:
+        forest = RandomForestClassifier(n_estimators=15, n_jobs=1, random_state=0)
+        grid = GridSearchCV(forest, {"max_depth": depths}, cv=2, n_jobs=n_jobs, refit=True)
+        with track_fits(2 * len(depths)) as progress:
+            grid.fit(X, y)
+        counts[name] = progress.done
+
+    # Two searches at once, as two /grid-search jobs would run: each keeps its own count.
+    threads = [
+        threading.Thread(target=search, args=("two", [2, 3])),
+        threading.Thread(target=search, args=("three", [2, 3, 4])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert counts == {"two": 4, "three": 6}
+
+
 def test_results_are_sorted_best_first_with_the_main_columns_first(make_config):
     result = run_grid_search(make_config())
     frame = result.frame

@@ -19,6 +19,7 @@ from pld_core.interfaces import (
     PredictService,
     annotate,
 )
+from pld_core.jobs import progress_reporter
 from pld_core.metadata import distribution_versions
 from pld_core.plugins import get_plugin_manager
 from pld_core.store import ProcessStore, process_store
@@ -54,6 +55,7 @@ __all__ = [
     "load_config",
     "make_script",
     "process_store",
+    "progress_reporter",
     "timer",
     "use_config",
 ]

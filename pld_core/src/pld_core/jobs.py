@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import uuid
@@ -25,6 +26,32 @@ def job_registry(store: ProcessStore) -> dict[str, dict[str, Any]]:
     return jobs
 
 
+_running: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "pld_running_job", default=None
+)
+
+
+def progress_reporter() -> Callable[..., None]:
+    """``report(**progress)`` for the background job running in this thread, else a no-op.
+
+    What it records shows under the job's ``progress`` in ``/alive`` while the job runs, e.g.
+    ``report(stage="Fitting model")`` or ``report(done=4, total=9)``. Take it in the job's own
+    thread; the function it returns may then be called from any thread.
+    """
+    record = _running.get()
+    if record is None:
+        return _ignore
+
+    def report(**progress: Any) -> None:
+        record["progress"] = {**record.get("progress", {}), **progress}
+
+    return report
+
+
+def _ignore(**progress: Any) -> None:
+    return None
+
+
 def run_job(
     store: ProcessStore, name: str, func: Callable[[], Any], params: dict[str, Any] | None = None
 ) -> tuple[threading.Thread, str]:
@@ -42,6 +69,7 @@ def run_job(
     }
 
     def work() -> None:
+        _running.set(record)
         try:
             result = func()
         except Exception as exc:

@@ -7,11 +7,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from pld_core.jobs import progress_reporter
+
 
 @contextmanager
 def timer(log: logging.Logger, message: str) -> Iterator[dict[str, float]]:
-    """Log ``message...`` now and ``message done in X.XXX s`` at the end; yield the timing."""
+    """Log ``message...`` now and ``message done in X.XXX s`` at the end; yield the timing.
+
+    Inside a background job (``/fit``...), ``message`` also becomes the job's current stage.
+    """
     log.info("%s...", message)
+    progress_reporter()(stage=message)
     timing: dict[str, float] = {}
     start = time.perf_counter()
     try:

@@ -1,15 +1,19 @@
 """Log "fits done / total" while a search runs, whatever joblib backend runs the fits.
 
+Run as a background job (``/grid-search``), the count also shows as the job's ``progress``.
+
 joblib calls ``Parallel.print_progress`` in the calling process each time a batch of tasks
-completes: for the sequential, loky, threading and dask backends alike. While a search runs,
-scikit-learn's ``Parallel`` subclass gets a ``print_progress`` that counts those completions
-(and still calls joblib's own, so ``verbose`` keeps working). Fits run in worker processes
-never have to report back by themselves.
+completes: for the sequential, loky, threading and dask backends alike. scikit-learn's
+``Parallel`` subclass is wrapped once: a call made while a search is tracked in that thread
+remembers its tracker, and its ``print_progress`` counts the completions (and still calls
+joblib's own, so ``verbose`` keeps working). Fits run in worker processes never have to report
+back by themselves.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import threading
 import time
@@ -25,12 +29,26 @@ class FitProgress:
     """Counts completed fits and logs every 10 % of ``total`` (or every ``interval`` seconds)."""
 
     def __init__(self, total: int | None, interval: float = 5.0) -> None:
+        from pld_core import progress_reporter
+
+        self.report = progress_reporter()  # the job record under /alive, when run as a job
         self.total = total
         self.interval = interval
         self.done = 0
         self._seen: dict[int, int] = {}
+        self._owner: int | None = None
         self._last_step = -1
         self._last_time = time.monotonic()
+
+    def claim(self, parallel: Any) -> bool:
+        """Whether ``parallel`` runs the search's fits: the first one called, and no other.
+
+        A search calls one ``Parallel`` (maybe several times: successive halving); any other
+        one in the same thread belongs to an estimator, e.g. refitting a random forest.
+        """
+        if self._owner is None:
+            self._owner = id(parallel)
+        return self._owner == id(parallel)
 
     def update(self, parallel: Any) -> None:
         """Account for the tasks ``parallel`` completed since the last call."""
@@ -40,6 +58,7 @@ class FitProgress:
             previous = 0
         self._seen[id(parallel)] = completed
         self.done += completed - previous
+        self.report(done=self.done, total=self.total)
         self._maybe_log()
 
     def _maybe_log(self) -> None:
@@ -57,26 +76,56 @@ class FitProgress:
         self._last_time = now
 
 
+#: The tracker of the search running in this thread, if any.
+_tracker: contextvars.ContextVar[FitProgress | None] = contextvars.ContextVar(
+    "pld_fit_progress", default=None
+)
+
+
 @contextlib.contextmanager
 def track_fits(total: int | None) -> Iterator[FitProgress]:
-    """Count the fits of scikit-learn searches started in the body."""
-    from sklearn.utils.parallel import Parallel
+    """Count the fits of the scikit-learn search started in the body, in this thread.
 
+    Only the search's own ``Parallel`` counts: the estimators' joblib calls inside a fit or
+    the refit (a random forest's trees) are not fits of the search. Searches in other threads (two
+    ``/grid-search`` jobs) keep their own counts.
+    """
+    _install()
     progress = FitProgress(total)
-    with _lock:
-        had_own = "print_progress" in Parallel.__dict__
-        original = Parallel.print_progress
-
-        def print_progress(self: Any) -> None:
-            progress.update(self)
-            original(self)
-
-        Parallel.print_progress = print_progress
+    token = _tracker.set(progress)
     try:
         yield progress
     finally:
-        with _lock:
-            if had_own:
-                Parallel.print_progress = original
-            else:
-                del Parallel.print_progress
+        _tracker.reset(token)
+
+
+def _install() -> None:
+    """Wrap scikit-learn's ``Parallel`` once per process; untracked calls pass straight on."""
+    from sklearn.utils.parallel import Parallel
+
+    with _lock:
+        if getattr(Parallel, "_pld_tracked", False):
+            return
+        original_call = Parallel.__call__
+        original_progress = Parallel.print_progress
+
+        def __call__(self: Any, iterable: Any) -> Any:
+            tracker = _tracker.get()
+            if tracker is None or not tracker.claim(self):
+                return original_call(self, iterable)
+            self._pld_progress = tracker
+            token = _tracker.set(None)  # Parallel calls nested in the fits are not counted
+            try:
+                return original_call(self, iterable)
+            finally:
+                _tracker.reset(token)
+
+        def print_progress(self: Any) -> None:
+            tracker = getattr(self, "_pld_progress", None)
+            if tracker is not None:
+                tracker.update(self)  # from joblib's callback thread for parallel backends
+            original_progress(self)
+
+        Parallel.__call__ = __call__
+        Parallel.print_progress = print_progress
+        Parallel._pld_tracked = True
