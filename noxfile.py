@@ -120,3 +120,13 @@ def bench_grid_search(session: nox.Session) -> None:
     """
     session.install(*editable("pld_core"), "-e", "./pld_plugins[dask]")
     session.run("python", "bench/grid_search.py", *session.posargs)
+
+
+@nox.session
+def bench_batch(session: nox.Session) -> None:
+    """Batch prediction: ``pld predict`` on a large CSV vs a hand-written pandas script.
+
+    Extra arguments go to bench/batch_predict.py, e.g. ``nox -s bench_batch -- --rows 500000``.
+    """
+    session.install(*editable("pld_core", "pld_plugins"))
+    session.run("python", "bench/batch_predict.py", *session.posargs)

@@ -142,6 +142,7 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         plugins_command,
         serve_command,
         stream_command,
+        predict_command,
         upgrade_command,
         export_command,
     ):
@@ -323,6 +324,107 @@ def stream_command(state: CliState, service: str) -> None:
 
     stream = PredictStream(state.config(mode=None), service)
     stream.listen(sys.stdin, sys.stdout, sys.stderr)
+
+
+@click.command("predict")
+@common_options
+@click.option(
+    "--input",
+    "-i",
+    "source",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Samples: CSV with a header row, JSON lines (one object each) or a JSON list. "
+    "'-' reads stdin.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "target",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the input records with their predictions; '-' is stdout.",
+)
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(["csv", "jsonl", "json"]),
+    help="The input format. Default: from the file's extension; jsonl for stdin.",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(["csv", "jsonl", "json"]),
+    help="The output format. Default: from the file's extension, else the input's.",
+)
+@click.option(
+    "--service",
+    default="predict_service",
+    show_default=True,
+    help="The config entry of the predict service to use.",
+)
+@click.option(
+    "--model-version",
+    type=int,
+    metavar="VERSION",
+    help="The stored version to predict with. Default: the active one.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Samples predicted per call to the model.",
+)
+@click.option(
+    "--predictions-only", is_flag=True, help="Write only the predictions, not the input fields."
+)
+@pass_state
+def predict_command(
+    state: CliState,
+    source: str,
+    target: str,
+    input_format: str | None,
+    output_format: str | None,
+    service: str,
+    model_version: int | None,
+    batch_size: int,
+    predictions_only: bool,
+) -> None:
+    """Predict a file of samples in batches, through the same path as /predict.
+
+    Each output record is the input record plus "prediction"; a sample that cannot be
+    predicted gets an "error" instead, is reported on stderr, and makes the exit status 1
+    once all the others are written.
+    """
+    from pld_core import batch, steps
+    from pld_core.stream import records_predictor
+
+    config = state.config()
+    predict_records = records_predictor(config, service)
+    model = steps.read_model(config, model_version)
+    try:
+        report = batch.run_batch(
+            predict_records,
+            model,
+            source,
+            target,
+            input_format=input_format,
+            output_format=output_format,
+            batch_size=batch_size,
+            keep_input=not predictions_only,
+        )
+    except batch.BatchInputError as exc:
+        raise CliFailure(str(exc), 2) from None
+    for number, message in report.errors:
+        click.echo(f"row {number}: {message}", err=True)
+    summary = f"Predicted {report.predicted} of {report.rows} rows"
+    if target != "-":
+        summary += f" into {target}"
+    if report.errors:
+        raise CliFailure(f"{summary}; {len(report.errors)} could not be predicted.", 1)
+    click.echo(summary + ".", err=True)
 
 
 @click.command("upgrade")

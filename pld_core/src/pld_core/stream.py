@@ -21,18 +21,27 @@ def _compact(value: Any) -> str:
     return json.dumps(tolist() if callable(tolist) else list(value), separators=(",", ":"))
 
 
+def records_predictor(config: Config, service_key: str) -> Callable[..., Any]:
+    """The ``predict_records`` of the predict service at ``service_key``: the shared path.
+
+    A service without one can answer HTTP only, which is a config error for streams and
+    batch files.
+    """
+    service = config[service_key]
+    own = getattr(type(service), "predict_records", None)
+    if not callable(own) or own is PredictService.predict_records:
+        raise config.error(
+            "this predict service answers HTTP only (it has no predict_records)", service_key
+        )
+    method: Callable[..., Any] = service.predict_records
+    return method
+
+
 class PredictStream:
     """Answer JSON lines with the config's predict service and the active model."""
 
     def __init__(self, config: Config, service_key: str = "predict_service"):
-        service = config[service_key]
-        own = getattr(type(service), "predict_records", None)
-        if not callable(own) or own is PredictService.predict_records:
-            raise config.error(
-                "this predict service cannot answer streams (it has no predict_records)",
-                service_key,
-            )
-        self.predict_records: Callable[..., Any] = service.predict_records
+        self.predict_records = records_predictor(config, service_key)
         self.models = ModelSource(config)
 
     def process_line(self, line: str) -> str:

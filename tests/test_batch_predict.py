@@ -1,0 +1,173 @@
+"""``pld predict`` scores files as ``/predict`` scores requests, and bad rows cost only themselves.
+
+The installed ``pld`` runs against the fitted iris store; answers are compared with the WSGI
+app's ``/predict`` for the same samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from pld_core import load_config
+from pld_core.server import create_app
+from pld_core.store import process_store
+from pld_core.training import fit
+
+FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
+IRIS_DATA = Path(__file__).resolve().parents[1] / "examples" / "iris" / "iris.data"
+PROBA_SERVICE = """
+    'proba_service': {
+        '!': 'predict-service', 'predict_proba': True, 'entry_point': '/proba',
+        'mapping': [('sepal length', 'float'), ('sepal width', 'float'),
+                    ('petal length', 'float'), ('petal width', 'float')],
+    },"""
+
+
+def iris_samples() -> list[dict[str, str]]:
+    with IRIS_DATA.open() as handle:
+        return [dict(zip(FIELDS, line.strip().split(",")[:4], strict=True)) for line in handle]
+
+
+def write_csv(path: Path, records: list[dict[str, str]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, FIELDS)
+        writer.writeheader()
+        writer.writerows(records)
+
+
+def pld(config: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
+    env["PLD_CONFIG"] = str(config)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "pld"), *args],
+        cwd=config.parent,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def served(config: Path, records: list[dict], path: str = "/predict") -> list:
+    client = Client(create_app(load_config(str(config))))
+    numbers = [{k: float(v) for k, v in record.items()} for record in records]
+    return client.post(path, json=numbers).json["result"]
+
+
+def test_a_csv_file_gets_the_predictions_predict_gives(fitted_iris, tmp_path):
+    samples = iris_samples()
+    write_csv(tmp_path / "samples.csv", samples)
+    result = pld(fitted_iris, "predict", "-i", "samples.csv", "-o", "out.csv", "--batch-size", "7")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == f"Predicted {len(samples)} of 150 rows into out.csv."
+    with (tmp_path / "out.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [{k: row[k] for k in FIELDS} for row in rows] == samples
+    assert [row["prediction"] for row in rows] == served(fitted_iris, samples)
+    assert {row["error"] for row in rows} == {""}
+
+
+def test_bad_rows_get_an_error_and_the_rest_is_predicted(fitted_iris, tmp_path):
+    samples = iris_samples()[:10]
+    broken = [dict(record) for record in samples]
+    broken[2]["sepal width"] = "wide"
+    broken[7]["petal length"] = ""  # an empty cell
+    write_csv(tmp_path / "samples.csv", broken)
+    result = pld(
+        fitted_iris, "predict", "-i", "samples.csv", "-o", "out.jsonl", "--batch-size", "4"
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-3:] == [
+        "row 3: BadRequest: parameter 'sepal width': could not convert string to float: 'wide'",
+        "row 8: BadRequest: parameter 'petal length': could not convert string to float: ''",
+        "Error: Predicted 8 of 10 rows into out.jsonl; 2 could not be predicted.",
+    ]
+    assert "Traceback" not in result.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    expected = served(fitted_iris, samples)
+    for number, (record, answer) in enumerate(zip(out, expected, strict=True), start=1):
+        if number in (3, 8):
+            assert record["prediction"] is None and record["error"].startswith("BadRequest: ")
+        else:
+            assert record["prediction"] == answer and "error" not in record
+
+
+def test_stdin_to_stdout_with_a_chosen_version(fitted_iris, write_iris_config):
+    samples = iris_samples()
+    version_1 = served(fitted_iris, samples)
+    process_store.clear()
+    # Version 2 is a much weaker model (tiny C): it disagrees with version 1 on some rows.
+    weak = write_iris_config(
+        "\n    'model': {'!': 'sklearn.linear_model.LogisticRegression', 'C': 1e-4},"
+    )
+    fit(load_config(str(weak), __mode__="fit"))
+    lines = "".join(json.dumps({k: float(v) for k, v in s.items()}) + "\n" for s in samples)
+
+    def predictions(*args: str) -> list:
+        result = pld(weak, "predict", "--predictions-only", *args, stdin=lines)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    active, first = predictions(), predictions("--model-version", "1")
+    assert set(active[0]) == {"prediction"}
+    assert [r["prediction"] for r in active] == served(weak, samples)
+    assert active != first
+    assert [r["prediction"] for r in first] == version_1
+
+
+def test_probabilities_become_one_column_per_class(fitted_iris, write_iris_config, tmp_path):
+    config = write_iris_config(PROBA_SERVICE)
+    samples = iris_samples()[:5]
+    (tmp_path / "samples.json").write_text(json.dumps(samples))
+    result = pld(
+        config,
+        "predict",
+        "-i",
+        "samples.json",
+        "--service",
+        "proba_service",
+        "--output-format",
+        "csv",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    columns = ["prediction_Iris-setosa", "prediction_Iris-versicolor", "prediction_Iris-virginica"]
+    assert list(rows[0]) == [*FIELDS, *columns, "error"]
+    expected = served(config, samples, "/proba")
+    for row, probabilities in zip(rows, expected, strict=True):
+        assert [float(row[c]) for c in columns] == pytest.approx(probabilities)
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("[{", ["-i", "in.json"], "Error: the input is not valid JSON: "),
+        ("{}", ["-i", "in.json"], "Error: a JSON input must hold one list of objects"),
+        ("a,b", ["-i", "in.txt"], "Error: cannot tell the format of 'in.txt' from its extension"),
+        (None, ["-i", "missing.csv"], "Error: cannot read missing.csv: No such file or directory"),
+        ("[]", ["-i", "in.json", "--service", "model"], "Error: "),
+    ],
+)
+def test_unreadable_input_is_one_line_and_leaves_the_output_alone(
+    fitted_iris, tmp_path, content, args, message
+):
+    if content is not None:
+        (tmp_path / args[1]).write_text(content)
+    (tmp_path / "out.json").write_text("previous results")
+    result = pld(fitted_iris, "predict", *args, "-o", "out.json")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out.json").read_text() == "previous results"
+    assert not list(tmp_path.glob(".pld-predict-*"))
