@@ -122,3 +122,71 @@ def test_malformed_requests_get_json_4xx_and_the_server_keeps_answering(fuzz_cli
     assert {400, 404, 405} <= set(sent)
     response = fuzz_client.get("/predict", query_string=GOOD)
     assert response.status_code == 200 and response.json["result"] == "Iris-versicolor"
+
+
+FIT_OPTIONS = {"persist": "bool", "activate": "bool", "evaluate": "bool"}
+not_a_bool = st.one_of(
+    st.text(max_size=8).filter(
+        lambda s: (
+            s.strip().lower()
+            not in {"1", "0", "t", "f", "y", "n", "true", "false"} | {"yes", "no", "on", "off"}
+        )
+    ),
+    st.integers(),
+    st.floats(),
+    st.none(),
+    st.lists(st.booleans(), max_size=2),
+)
+
+
+@st.composite
+def bad_fit_request(draw):
+    """A /fit request with an unknown option, a badly typed one, or a body that is no object."""
+    kind = draw(st.sampled_from(["unknown", "typed", "body"]))
+    if kind == "body":
+        raw = draw(
+            st.binary(max_size=30)
+            | any_json.filter(lambda v: not isinstance(v, dict)).map(
+                lambda v: json.dumps(v).encode()
+            )
+        )
+        return {"data": raw, "content_type": "application/json"}
+    if kind == "unknown":
+        name = draw(st.text(min_size=1, max_size=10).filter(lambda s: s not in FIT_OPTIONS))
+        name = name if name != "persist_if_better_than" else name + "_"
+        options = {name: draw(any_json)}
+    else:
+        name = draw(st.sampled_from([*FIT_OPTIONS, "persist_if_better_than"]))
+        value = draw(
+            not_a_bool
+            if name in FIT_OPTIONS
+            else st.one_of(not_a_number, st.booleans(), st.just(float("inf")), st.none())
+        )
+        options = {name: value}
+    if draw(st.booleans()):
+        return {"json": options}
+    as_text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in options.items()}
+    return {"query_string": as_text} if draw(st.booleans()) else {"data": as_text}
+
+
+def test_malformed_fit_requests_are_json_400s_and_start_no_job(fitted_iris, write_iris_config):
+    config = write_iris_config(
+        "\n    'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit'}],"
+    )
+    client = Client(create_app(load_config(str(config))))
+    sent = []
+
+    @settings(
+        max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    @given(kwargs=bad_fit_request())
+    def check(kwargs):
+        response = client.post("/fit", **kwargs)
+        sent.append(response.status_code)
+        assert response.status_code == 400, (kwargs, response.get_data(as_text=True))
+        assert response.mimetype == "application/json"
+        assert json.loads(response.get_data())["metadata"]["error_message"]
+
+    check()
+    assert len(sent) >= 300
+    assert client.get("/alive").json["process_metadata"].get("jobs", {}) == {}
