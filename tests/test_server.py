@@ -325,6 +325,10 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
     assert cli.exit_code == 0, cli.output
     assert cli.stdout.splitlines()[-1] == job["info"]["skipped_reason"].capitalize() + "."
 
+    empty = client.post("/fit?persist=no", data=b"", content_type="application/json")
+    job = wait_for_job(client, empty.json["job_id"])
+    assert job["params"] == {"persist": False, "activate": True, "evaluate": False}
+
     started = client.post("/fit?activate=false", data={"evaluate": "yes"})
     job = wait_for_job(client, started.json["job_id"])
     assert (job["info"]["version"], job["info"]["activated"]) == (2, False)
@@ -341,4 +345,4 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
         refused = client.post("/fit", json=body)
         assert refused.status_code == 400, body
         assert message in refused.json["metadata"]["error_message"]
-    assert len(client.get("/alive").json["process_metadata"]["jobs"]) == 2
+    assert len(client.get("/alive").json["process_metadata"]["jobs"]) == 3

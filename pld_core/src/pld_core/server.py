@@ -233,7 +233,7 @@ class PldApp:
 def _request_options(request: Request) -> dict[str, Any]:
     """Options from the query string plus the form or a JSON object body."""
     values: dict[str, Any] = dict(request.args.items())
-    if request.is_json:
+    if request.is_json and request.get_data(cache=True):  # an empty body gives no options
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise BadRequest("the JSON body must be an object of option names and values")
