@@ -103,6 +103,21 @@ def test_bad_rows_get_an_error_and_the_rest_is_predicted(fitted_iris, tmp_path):
             assert record["prediction"] == answer and "error" not in record
 
 
+def test_many_bad_rows_are_counted_not_all_printed(fitted_iris, tmp_path):
+    rows = [dict(zip(FIELDS, ["x", "1", "1", "1"], strict=True))] * 25 + iris_samples()[:5]
+    write_csv(tmp_path / "samples.csv", rows)
+    result = pld(fitted_iris, "predict", "-i", "samples.csv", "-o", "out.csv")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert sum(line.startswith("row ") for line in lines) == 20
+    assert lines[-2:] == [
+        "... and 5 more rows with errors (see the output's error field)",
+        "Error: Predicted 5 of 30 rows into out.csv; 25 could not be predicted.",
+    ]
+    with (tmp_path / "out.csv").open(newline="") as handle:
+        assert sum(1 for row in csv.DictReader(handle) if row["error"]) == 25
+
+
 def test_stdin_to_stdout_with_a_chosen_version(fitted_iris, write_iris_config):
     samples = iris_samples()
     version_1 = served(fitted_iris, samples)

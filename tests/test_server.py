@@ -127,8 +127,7 @@ def test_two_predict_services_with_their_own_routes_and_decorators(
         """
     'predict_service_id': {
         '!': 'predict-service',
-        'mapping': [('petal length', 'float'), ('petal width', 'float'),
-                    ('sepal length', 'float'), ('sepal width', 'float')],
+        'mapping': [('sl', 'float'), ('sw', 'float'), ('pl', 'float'), ('pw', 'float')],
         'entry_point': '/predict-by-id',
         'decorator_list_name': 'predict_decorators_id',
     },
@@ -137,12 +136,13 @@ def test_two_predict_services_with_their_own_routes_and_decorators(
     )
     client = serve(config)
     default = client.get("/predict", query_string=TUTORIAL_QUERY)
-    by_id = client.get("/predict-by-id", query_string=TUTORIAL_QUERY)
+    short = dict(zip(["sl", "sw", "pl", "pw"], [6.3, 2.5, 4.9, 1.5], strict=True))
+    by_id = client.get("/predict-by-id", query_string={**short, "pl": 1.4, "pw": 0.2})
     assert default.headers["X-Tag"] == "default" and by_id.headers["X-Tag"] == "by-id"
     assert default.json["result"] == "Iris-versicolor"
-    # The same values in another mapping order make another sample: another prediction.
+    # Its own field names, the model's feature order: another sample, another prediction.
     model = load_config(str(fitted_iris), __mode__="fit")["model_persister"].read()
-    [expected] = model.predict([[4.9, 1.5, 6.3, 2.5]])
+    [expected] = model.predict([[6.3, 2.5, 1.4, 0.2]])
     assert expected != "Iris-versicolor"
     assert by_id.status_code == 200 and by_id.json["result"] == expected
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
@@ -145,7 +146,7 @@ def bad_fit_request(draw):
     kind = draw(st.sampled_from(["unknown", "typed", "body"]))
     if kind == "body":
         raw = draw(
-            st.binary(max_size=30)
+            st.binary(min_size=1, max_size=30)  # an empty body is no options: valid
             | any_json.filter(lambda v: not isinstance(v, dict)).map(
                 lambda v: json.dumps(v).encode()
             )
@@ -166,7 +167,20 @@ def bad_fit_request(draw):
     if draw(st.booleans()):
         return {"json": options}
     as_text = {k: v if isinstance(v, str) else json.dumps(v) for k, v in options.items()}
+    if kind == "typed":  # 0 is no JSON boolean, but "0" is a fine one in a query or form
+        assume(not _valid_text(name, as_text[name]))
     return {"query_string": as_text} if draw(st.booleans()) else {"data": as_text}
+
+
+def _valid_text(name: str, text: str) -> bool:
+    if name in FIT_OPTIONS:
+        return text.strip().lower() in {"1", "0", "t", "f", "y", "n", "true", "false"} | {
+            "yes",
+            "no",
+            "on",
+            "off",
+        }
+    return _is_float(text) and math.isfinite(float(text))
 
 
 def test_malformed_fit_requests_are_json_400s_and_start_no_job(fitted_iris, write_iris_config):

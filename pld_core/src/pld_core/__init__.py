@@ -20,7 +20,7 @@ from pld_core.interfaces import (
     annotate,
 )
 from pld_core.jobs import progress_reporter
-from pld_core.metadata import distribution_versions
+from pld_core.metadata import data_metadata, distribution_versions, model_metadata
 from pld_core.plugins import get_plugin_manager
 from pld_core.store import ProcessStore, process_store
 from pld_core.tasks import Option, OptionError, Task
@@ -45,6 +45,7 @@ __all__ = [
     "annotate",
     "command_config",
     "common_options",
+    "data_metadata",
     "decorate",
     "distribution_versions",
     "get_config",
@@ -54,6 +55,7 @@ __all__ = [
     "initialize_config",
     "load_config",
     "make_script",
+    "model_metadata",
     "process_store",
     "progress_reporter",
     "timer",

@@ -24,6 +24,8 @@ from pld_core.errors import PldError, PluginConflictError
 from pld_core.tasks import Option, Task, collect_tasks
 
 FIT_MODE = "fit"
+#: Bad rows ``pld predict`` names on stderr; all of them are in its output.
+SHOWN_ROW_ERRORS = 20
 
 
 @dataclass
@@ -417,8 +419,13 @@ def predict_command(
         )
     except batch.BatchInputError as exc:
         raise CliFailure(str(exc), 2) from None
-    for number, message in report.errors:
+    for number, message in report.errors[:SHOWN_ROW_ERRORS]:
         click.echo(f"row {number}: {message}", err=True)
+    if len(report.errors) > SHOWN_ROW_ERRORS:
+        hidden = len(report.errors) - SHOWN_ROW_ERRORS
+        click.echo(
+            f"... and {hidden} more rows with errors (see the output's error field)", err=True
+        )
     summary = f"Predicted {report.predicted} of {report.rows} rows"
     if target != "-":
         summary += f" into {target}"

@@ -46,7 +46,7 @@ def model_params(model: Any) -> dict[str, Any]:
         return {}
 
 
-def feature_names(X: Any, loader: Any, model: Any) -> list[str] | None:
+def feature_names(X: Any, loader: Any, model: Any = None) -> list[str] | None:
     """Column names of the training data, when any source knows them."""
     for candidate in (
         getattr(X, "columns", None),
@@ -58,17 +58,66 @@ def feature_names(X: Any, loader: Any, model: Any) -> list[str] | None:
     return None
 
 
-def training_metadata(model: Any, X: Any, loader: Any) -> dict[str, Any]:
-    """Metadata recorded when a model is fitted."""
+def input_schema(X: Any, names: list[str] | None = None) -> dict[str, Any] | None:
+    """What each input column was at training time: name, type, whether values were missing.
+
+    Works on pandas frames and 2-d arrays by duck typing (nothing is imported). ``nullable``
+    is ``None`` where it cannot be told cheaply (an array of Python objects).
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and callable(getattr(X, "isna", None)):  # a DataFrame
+        missing = X.isna().any()
+        columns = [
+            {"name": str(name), "type": str(dtype), "nullable": bool(missing[name])}
+            for name, dtype in dtypes.items()
+        ]
+        return {"n_features": len(columns), "columns": columns}
+    shape, dtype = getattr(X, "shape", None), getattr(X, "dtype", None)
+    if shape is None or dtype is None or len(shape) != 2:
+        return None
+    n_features = int(shape[1])
+    if dtype.kind == "f":
+        missing = [bool(flag) for flag in (X != X).any(axis=0)]  # NaN is not equal to itself
+    elif dtype.kind in "iub":
+        missing = [False] * n_features
+    else:
+        missing = [None] * n_features
+    if names is not None and len(names) != n_features:
+        names = None
+    columns = [
+        {"name": names[i] if names else None, "type": str(dtype), "nullable": missing[i]}
+        for i in range(n_features)
+    ]
+    return {"n_features": n_features, "columns": columns}
+
+
+def model_metadata(model: Any) -> dict[str, Any]:
+    """When and what was fitted: the timestamp, the class, its parameters, library versions."""
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    info: dict[str, Any] = {
+    return {
         "created": created,
         "train_timestamp": created,  # Palladium's name for the same moment
         "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
         "params": model_params(model),
         "versions": distribution_versions(),
     }
+
+
+def data_metadata(X: Any, loader: Any, model: Any = None) -> dict[str, Any]:
+    """What the model was trained on: ``feature_names`` and ``input_schema``, when known.
+
+    The predict service checks its mapping against these when it first sees the model.
+    """
+    info: dict[str, Any] = {}
     names = feature_names(X, loader, model)
     if names is not None:
         info["feature_names"] = names
+    schema = input_schema(X, names)
+    if schema is not None:
+        info["input_schema"] = schema
     return info
+
+
+def training_metadata(model: Any, X: Any, loader: Any) -> dict[str, Any]:
+    """Metadata recorded when a model is fitted: :func:`model_metadata` and the data's."""
+    return {**model_metadata(model), **data_metadata(X, loader, model)}

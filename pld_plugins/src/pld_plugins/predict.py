@@ -111,6 +111,7 @@ class PredictService(PredictServiceInterface):
         fast = all_float and not unwrap_sample and not own_parsing and len(self.mapping) > 1
         self._fast_getter = itemgetter(*(name for name, _ in self.mapping)) if fast else None
         self._ok_metadata = self.metadata(status="OK", error_code=0)
+        self._checked: tuple[Any, str | None] = (None, None)  # (model, what is wrong with it)
 
     def initialize_component(self, config: Mapping[str, Any]) -> None:
         """Take the config's ``service_metadata`` and the ``pld_predict`` hook, once."""
@@ -124,6 +125,44 @@ class PredictService(PredictServiceInterface):
             # machinery would cost every request and change nothing.
             if any(impl.plugin_name != "pld_core.builtins" for impl in hook.get_hookimpls()):
                 self._predict_hook = hook
+
+    # -- the model's input ------------------------------------------------------------------
+
+    def check_model(self, model: Any) -> str | None:
+        """What keeps this service from feeding ``model`` correctly, or ``None``.
+
+        Compares the mapping with the ``feature_names`` the model was trained on. The same
+        names in another order would send every value to the wrong feature and give wrong
+        answers without an error: that is a problem, and the service refuses to predict.
+        Other differences (other names, another count) are only logged: a custom model may
+        take its input its own way, and a wrong count fails in the model anyway.
+        """
+        trained = (getattr(model, "__metadata__", None) or {}).get("feature_names")
+        fields = [name for name, _ in self.mapping]
+        if not trained or self.unwrap_sample or fields == list(trained):
+            return None
+        version = (getattr(model, "__metadata__", None) or {}).get("version")
+        which = f"model version {version}" if version is not None else "the model"
+        if sorted(fields) == sorted(trained):
+            return (
+                f"the predict service's mapping lists the features in another order than "
+                f"{which} was trained on: {fields} vs {list(trained)}; fix the mapping's order"
+            )
+        logger.warning(
+            "the predict service's mapping %s differs from the features %s was trained on %s",
+            fields,
+            which,
+            list(trained),
+        )
+        return None
+
+    def _refuse_unfit_model(self, model: Any) -> None:
+        checked, problem = self._checked
+        if model is not checked:  # once per model: a reload brings a new object
+            problem = self.check_model(model)
+            self._checked = (model, problem)
+        if problem is not None:
+            raise PredictError(problem)
 
     # -- parsing -----------------------------------------------------------------------------
 
@@ -169,6 +208,8 @@ class PredictService(PredictServiceInterface):
         """
         import numpy
 
+        if model is not self._checked[0] or self._checked[1] is not None:
+            self._refuse_unfit_model(model)
         if not isinstance(records, list) or not records:
             raise BadRequest("the body must be a non-empty JSON list of objects")
         X = self._fast_rows(records) if self._fast_getter is not None else None

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any
 
-from pld_core import Config, annotate, decorate, distribution_versions, timer
+from pld_core import Config, annotate, data_metadata, decorate, model_metadata, timer
 from pld_plugins.grid_search import report
 from pld_plugins.grid_search.dask_backend import check_backend, parallel_backend
 
@@ -33,7 +32,7 @@ class SearchResult:
     search: Any
     frame: Any
     metric: str
-    feature_names: list[str] | None = None
+    data_info: dict[str, Any] = field(default_factory=dict)  # feature names, input schema
     version: int | None = None
 
     @property
@@ -96,8 +95,8 @@ def run_grid_search(config: Config, *, persist_best: bool = False) -> SearchResu
     refit = getattr(search, "refit", None)
     metric = report.primary_metric(search.cv_results_, refit)
     frame = report.results_frame(search.cv_results_, refit)
-    names = feature_names(X, config["dataset_loader_train"])
-    return SearchResult(search, frame, metric, names)
+    data_info = data_metadata(X, config["dataset_loader_train"])
+    return SearchResult(search, frame, metric, data_info)
 
 
 def progress_logged(total: int | None) -> Any:
@@ -272,7 +271,7 @@ def persist_best_model(config: Config, result: SearchResult) -> int:
         raise config.error(
             "--persist-best needs a search that refits the best parameters (refit=True)", KEY
         )
-    annotate(best, training_metadata(best, result.feature_names))
+    annotate(best, {**model_metadata(best), **result.data_info})
     annotate(
         best,
         {
@@ -300,31 +299,6 @@ def persist_best_model(config: Config, result: SearchResult) -> int:
     persister.activate(version)
     result.version = version
     return version
-
-
-def training_metadata(model: Any, names: list[str] | None) -> dict[str, Any]:
-    """The metadata ``pld fit`` records: when, which class, its parameters, library versions."""
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    info: dict[str, Any] = {
-        "created": created,
-        "train_timestamp": created,
-        "model_class": _qualname(model),
-        "params": report.jsonable(model.get_params(deep=False))
-        if hasattr(model, "get_params")
-        else {},
-        "versions": distribution_versions(),
-    }
-    if names is not None:
-        info["feature_names"] = names
-    return info
-
-
-def feature_names(X: Any, loader: Any) -> list[str] | None:
-    """The training data's column names, from the data or from the loader."""
-    for names in (getattr(X, "columns", None), getattr(loader, "feature_names_", None)):
-        if names is not None:
-            return [str(name) for name in list(names)]
-    return None
 
 
 def _qualname(obj: Any) -> str:
