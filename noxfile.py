@@ -71,7 +71,8 @@ def integration(session: nox.Session) -> None:
     if EXAMPLE_PLUGIN.is_dir():
         targets += ["-e", f"./{EXAMPLE_PLUGIN.relative_to(ROOT).as_posix()}"]
     requirements = dict.fromkeys(req for dist in DISTS for req in test_group(dist))
-    session.install(*targets, *requirements)
+    # The integration tests also run real gunicorn servers and schemathesis.
+    session.install(*targets, *requirements, "gunicorn", "schemathesis>=4")
     session.run("pytest", "tests", "examples", *session.posargs)
 
 

@@ -228,6 +228,13 @@ def test_predict_error_from_the_model_is_a_500_with_its_code(tmp_path, write_iri
     assert client.get("/predict", query_string=TUTORIAL_QUERY).status_code == 200
 
 
+def test_a_wrong_method_is_a_json_405_that_says_which_are_allowed(client):
+    response = client.put("/predict", json=[])
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert client.delete("/alive").headers["Allow"].split(", ")[0] == "GET"
+
+
 def test_response_bodies_are_json_documents(client):
     for response in (client.get("/alive"), client.get("/list"), client.get("/x")):
         json.loads(response.get_data())
@@ -345,4 +352,11 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
         refused = client.post("/fit", json=body)
         assert refused.status_code == 400, body
         assert message in refused.json["metadata"]["error_message"]
+    for twice in (
+        client.post("/fit?evaluate=false", json={"evaluate": True}),
+        client.post("/fit?evaluate=false&evaluate=false"),
+        client.post("/fit?persist=no", data={"persist": "no"}),
+    ):
+        assert twice.status_code == 400
+        assert "is given more than once" in twice.json["metadata"]["error_message"]
     assert len(client.get("/alive").json["process_metadata"]["jobs"]) == 3

@@ -131,3 +131,10 @@ class PredictService(ABC):
     def predict_records(self, model: Any, records: Any, query: Any) -> Any:
         """Predictions for a list of sample objects; services that stream implement it."""
         raise NotImplementedError(f"{type(self).__name__} cannot predict from records")
+
+    def openapi_operations(self) -> dict[str, Any] | None:
+        """OpenAPI operations (``{"get": ..., "post": ...}``) for ``entry_point``, if known.
+
+        ``/openapi.json`` shows them; ``None`` lists the endpoint without its fields.
+        """
+        return None

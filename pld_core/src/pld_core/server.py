@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from pld_core import admin
+from pld_core import admin, openapi
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.errors import ConfigError
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 View = Callable[[Request], Response]
 JSON_MIMETYPE = "application/json"
+OPENAPI_PATH = "/openapi.json"
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -58,12 +59,13 @@ class PldApp:
         self.views: dict[str, View] = {}
         self.models = ModelSource(config)
         self._process = psutil.Process()
+        self.api_paths: dict[str, dict[str, Any]] = {}  # OpenAPI operations by path
         self._add_predict_services()
-        self._add("/alive", "alive", self.alive, ("GET",), "alive_decorators")
-        self._add("/list", "list", self.list, ("GET",), "list_decorators")
+        self._add("/alive", "alive", self.alive, ("GET",), "alive_decorators", _ALIVE_DOC)
+        self._add("/list", "list", self.list, ("GET",), "list_decorators", _LIST_DOC)
         for rule in _url_rules(config.values()):
-            view, decorators = self._builtin_view(rule)
-            self._add(rule.rule, rule.endpoint, view, rule.methods, decorators)
+            view, decorators, operations = self._builtin_view(rule)
+            self._add(rule.rule, rule.endpoint, view, rule.methods, decorators, operations)
         if config.plugins is not None:
             for route in collect_routes(config.plugins):
                 bound = _bind(route.view, self)
@@ -73,17 +75,49 @@ class PldApp:
                     bound,
                     route.methods,
                     route.decorators,
+                    openapi.generic_operations(route.methods, f"Added by plugin {route.plugin}"),
                 )
+        self._add_openapi()
 
     # -- building ----------------------------------------------------------------------------
 
     def _add(
-        self, path: str, endpoint: str, view: View, methods: Iterable[str], decorators: str | None
+        self,
+        path: str,
+        endpoint: str,
+        view: View,
+        methods: Iterable[str],
+        decorators: str | None,
+        operations: dict[str, Any] | None = None,
     ) -> None:
         if endpoint in self.views or any(r.rule == path for r in self.url_map.iter_rules()):
             raise ConfigError(f"two endpoints want the path {path!r}")
+        methods = tuple(methods)
         self.url_map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
         self.views[endpoint] = decorate(view, self.config, decorators) if decorators else view
+        self.api_paths[path] = operations or openapi.generic_operations(methods, endpoint)
+
+    def _add_openapi(self) -> None:
+        if any(rule.rule == OPENAPI_PATH for rule in self.url_map.iter_rules()):
+            logger.info("%s is taken by another endpoint; pld does not add its own", OPENAPI_PATH)
+            return
+        from pld_core import __version__
+
+        title = str(self.service_metadata.get("service_name") or "pld service")
+        version = str(self.service_metadata.get("service_version") or __version__)
+        self.api_paths[OPENAPI_PATH] = {
+            "get": {
+                "summary": "This description of the service",
+                "responses": {"200": openapi.json_response("The OpenAPI document.")},
+            }
+        }
+        body = json.dumps(openapi.document(title, version, self.api_paths), default=_to_json)
+
+        def describe(request: Request) -> Response:
+            return Response(body, mimetype=JSON_MIMETYPE)
+
+        self.url_map.add(Rule(OPENAPI_PATH, endpoint="openapi", methods=["GET"]))
+        self.views["openapi"] = decorate(describe, self.config, "openapi_decorators")
 
     def _add_predict_services(self) -> None:
         for key, value in self.config.items():
@@ -95,6 +129,7 @@ class PldApp:
                 self._predict_view(value),
                 ("GET", "POST"),
                 getattr(value, "decorator_list_name", "predict_decorators"),
+                value.openapi_operations(),
             )
 
     def _predict_view(self, service: Any) -> View:
@@ -112,15 +147,25 @@ class PldApp:
 
         return predict
 
-    def _builtin_view(self, rule: UrlRule) -> tuple[View, str | None]:
+    def _builtin_view(self, rule: UrlRule) -> tuple[View, str | None, dict[str, Any]]:
         builtin = {
-            "update-model-cache": (self.update_model_cache, "update_model_cache_decorators"),
-            "activate": (self.activate, "activate_decorators"),
+            "update-model-cache": (
+                self.update_model_cache,
+                "update_model_cache_decorators",
+                "Reload the served model in the background; answers the job id.",
+            ),
+            "activate": (
+                self.activate,
+                "activate_decorators",
+                "Activate the stored version given as model_version; answers the model list.",
+            ),
         }
         if not isinstance(rule.view, str):
-            return _bind(rule.view, self), rule.decorators
+            operations = openapi.generic_operations(rule.methods, "A view from the config")
+            return _bind(rule.view, self), rule.decorators, operations
         if rule.view in builtin:
-            return builtin[rule.view]
+            view, decorators, summary = builtin[rule.view]
+            return view, decorators, openapi.generic_operations(rule.methods, summary)
         tasks = collect_tasks(self.config.plugins)
         task = tasks.get(rule.view)
         if task is None:
@@ -128,7 +173,8 @@ class PldApp:
                 f"url rule {rule.rule!r}: no view or task named {rule.view!r} "
                 f"(tasks: {task_names(tasks)}; views: 'update-model-cache', 'activate')"
             )
-        return self.task_view(task), rule.decorators or task.http_decorators
+        operations = openapi.task_operations(task, rule.methods)
+        return self.task_view(task), rule.decorators or task.http_decorators, operations
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -140,6 +186,9 @@ class PldApp:
             response = self.views[endpoint](request)
         except HTTPException as exc:
             response = self.error(exc.code or 500, f"{type(exc).__name__}: {exc.description}")
+            allowed = getattr(exc, "valid_methods", None)  # 405 must say what is allowed
+            if allowed:
+                response.headers["Allow"] = ", ".join(sorted(allowed))
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.path)
             response = self.error(500, f"{type(exc).__name__}: {exc}")
@@ -230,16 +279,40 @@ class PldApp:
         return json_response(admin.list_models(self.config))
 
 
+_ALIVE_DOC = {
+    "get": {
+        "summary": "Health: versions, memory, the loaded model's metadata, background jobs",
+        "responses": {
+            "200": openapi.json_response("The service is ready."),
+            "503": openapi.json_response(
+                "An entry listed in alive.process_store_required is not loaded yet (e.g. no model)."
+            ),
+        },
+    }
+}
+_LIST_DOC = {
+    "get": {
+        "summary": "The stored model versions with their metadata, and the store's properties",
+        "responses": {"200": openapi.json_response("The models and properties.")},
+    }
+}
+
+
 def _request_options(request: Request) -> dict[str, Any]:
-    """Options from the query string plus the form or a JSON object body."""
-    values: dict[str, Any] = dict(request.args.items())
+    """Options from the query string plus the form or a JSON object body, each given once."""
+    given: list[tuple[str, Any]] = list(request.args.items(multi=True))
     if request.is_json and request.get_data(cache=True):  # an empty body gives no options
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise BadRequest("the JSON body must be an object of option names and values")
-        values.update(body)
+        given.extend(body.items())
     else:
-        values.update(request.form.items())
+        given.extend(request.form.items(multi=True))
+    values: dict[str, Any] = {}
+    for name, value in given:
+        if name in values:  # which one would count? Refuse to guess.
+            raise BadRequest(f"option {name!r} is given more than once")
+        values[name] = value
     return values
 
 

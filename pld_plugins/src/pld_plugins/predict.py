@@ -63,6 +63,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 
 
 _JSON_NUMBERS = {float, int}
+_JSON_TYPES = {"float": "number", "int": "integer", "str": "string", "bool": "boolean"}
 
 
 class BadRequest(ValueError):
@@ -234,6 +235,73 @@ class PredictService(PredictServiceInterface):
         if not set(map(type, chain.from_iterable(rows))) <= _JSON_NUMBERS:
             return None  # strings, booleans, nulls...: let the checks speak
         return numpy.array(rows, dtype=float)
+
+    # -- describing ---------------------------------------------------------------------------
+
+    def openapi_operations(self) -> dict[str, Any]:
+        """GET (one sample in the query) and POST (a JSON list of samples) for ``/openapi.json``."""
+        fields = {name: {"type": _JSON_TYPES[type_name]} for name, type_name in self.mapping}
+        sample = {"type": "object", "required": list(fields), "properties": fields}
+        label: dict[str, Any] = {}  # whatever the model answers
+        if self.predict_proba:  # null where the model's arithmetic overflowed (NaN)
+            label = {"type": "array", "items": {"type": ["number", "null"]}}
+        extra = [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": _JSON_TYPES[type_name]},
+            }
+            for name, type_name in self.params
+        ]
+        errors = {
+            str(status): {
+                "description": reason,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            for status, reason in (
+                (400, "The input does not match the mapping."),
+                (500, "The model failed; error_code is the model's own for a PredictError."),
+                (503, "No model is loaded yet."),
+            )
+        }
+
+        def answer(result: dict[str, Any], description: str) -> dict[str, Any]:
+            schema = {
+                "type": "object",
+                "required": ["result", "metadata"],
+                "properties": {"result": result, "metadata": {"type": "object"}},
+            }
+            return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+        what = "class probabilities" if self.predict_proba else "the prediction"
+        return {
+            "get": {
+                "summary": f"Predict one sample given in the query string; answers {what}",
+                "parameters": [
+                    {"name": name, "in": "query", "required": True, "schema": schema}
+                    for name, schema in fields.items()
+                ]
+                + extra,
+                "responses": {"200": answer(label, "The prediction for the sample."), **errors},
+            },
+            "post": {
+                "summary": f"Predict a JSON list of samples; answers {what} for each",
+                "parameters": extra,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "array", "minItems": 1, "items": sample}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": answer({"type": "array", "items": label}, "One prediction per sample."),
+                    **errors,
+                },
+            },
+        }
 
     # -- answering ---------------------------------------------------------------------------
 
