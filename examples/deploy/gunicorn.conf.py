@@ -14,6 +14,11 @@ import os
 # starts from the master's copy). Keep them whenever preload_app is True.
 from pld_plugins.deploy.gunicorn_hooks import post_fork, pre_fork  # noqa: F401
 
+# Prometheus metrics (the 'prometheus-metrics' decorator and /metrics): with
+# PROMETHEUS_MULTIPROC_DIR set, these empty it at start and forget workers that exit, so
+# /metrics sums exactly this run's workers. Without the variable they do nothing.
+from pld_plugins.metrics import child_exit, on_starting  # noqa: F401
+
 
 def _cpus() -> int:
     try:
