@@ -20,7 +20,7 @@ from pld_core.interfaces import (
     annotate,
 )
 from pld_core.jobs import progress_reporter
-from pld_core.metadata import data_metadata, distribution_versions, model_metadata
+from pld_core.metadata import data_metadata, distribution_versions, jsonable, model_metadata
 from pld_core.plugins import get_plugin_manager
 from pld_core.store import ProcessStore, process_store
 from pld_core.tasks import Option, OptionError, Task
@@ -53,6 +53,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "initialize_config",
+    "jsonable",
     "load_config",
     "make_script",
     "model_metadata",

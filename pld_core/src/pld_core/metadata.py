@@ -22,9 +22,11 @@ def distribution_versions() -> dict[str, str]:
 
 
 def jsonable(value: Any) -> Any:
-    """Turn parameters (estimators, numpy scalars, tuples) into JSON-safe values."""
-    if value is None or isinstance(value, bool | int | float | str):
+    """Plain JSON values: numpy scalars unwrapped, tuples as lists, NaN as None, others repr'd."""
+    if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, float):
+        return None if value != value else value
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -51,6 +51,17 @@ def error_responses(*statuses: int) -> dict[str, Any]:
     }
 
 
+def with_errors(operations: dict[str, Any] | None, *statuses: int) -> dict[str, Any] | None:
+    """``operations`` with the error-envelope answers for ``statuses`` where they lack them."""
+    if operations is None:
+        return None
+    errors = error_responses(*statuses)
+    return {
+        method: {**operation, "responses": {**errors, **operation.get("responses", {})}}
+        for method, operation in operations.items()
+    }
+
+
 def json_response(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """A 200 JSON response."""
     return {

@@ -60,6 +60,7 @@ class PldApp:
         self.models = ModelSource(config)
         self._process = psutil.Process()
         self.api_paths: dict[str, dict[str, Any]] = {}  # OpenAPI operations by path
+        self._tasks: dict[str, Task] | None = None  # collected when a url-rule names a task
         self._add_predict_services()
         self._add("/alive", "alive", self.alive, ("GET",), "alive_decorators", _ALIVE_DOC)
         self._add("/list", "list", self.list, ("GET",), "list_decorators", _LIST_DOC)
@@ -129,7 +130,7 @@ class PldApp:
                 self._predict_view(value),
                 ("GET", "POST"),
                 getattr(value, "decorator_list_name", "predict_decorators"),
-                value.openapi_operations(),
+                openapi.with_errors(value.openapi_operations(), 400, 500, 503),
             )
 
     def _predict_view(self, service: Any) -> View:
@@ -166,12 +167,13 @@ class PldApp:
         if rule.view in builtin:
             view, decorators, summary = builtin[rule.view]
             return view, decorators, openapi.generic_operations(rule.methods, summary)
-        tasks = collect_tasks(self.config.plugins)
-        task = tasks.get(rule.view)
+        if self._tasks is None:
+            self._tasks = collect_tasks(self.config.plugins)
+        task = self._tasks.get(rule.view)
         if task is None:
             raise ConfigError(
                 f"url rule {rule.rule!r}: no view or task named {rule.view!r} "
-                f"(tasks: {task_names(tasks)}; views: 'update-model-cache', 'activate')"
+                f"(tasks: {task_names(self._tasks)}; views: 'update-model-cache', 'activate')"
             )
         operations = openapi.task_operations(task, rule.methods)
         return self.task_view(task), rule.decorators or task.http_decorators, operations

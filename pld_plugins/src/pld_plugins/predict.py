@@ -157,14 +157,6 @@ class PredictService(PredictServiceInterface):
         )
         return None
 
-    def _refuse_unfit_model(self, model: Any) -> None:
-        checked, problem = self._checked
-        if model is not checked:  # once per model: a reload brings a new object
-            problem = self.check_model(model)
-            self._checked = (model, problem)
-        if problem is not None:
-            raise PredictError(problem)
-
     # -- parsing -----------------------------------------------------------------------------
 
     def sample_from_data(self, model: Any, data: Mapping[str, Any]) -> list[Any] | Any:
@@ -209,8 +201,12 @@ class PredictService(PredictServiceInterface):
         """
         import numpy
 
-        if model is not self._checked[0] or self._checked[1] is not None:
-            self._refuse_unfit_model(model)
+        checked, problem = self._checked
+        if model is not checked:  # once per model: a reload brings a new object
+            problem = self.check_model(model)
+            self._checked = (model, problem)
+        if problem is not None:
+            raise PredictError(problem)
         if not isinstance(records, list) or not records:
             raise BadRequest("the body must be a non-empty JSON list of objects")
         X = self._fast_rows(records) if self._fast_getter is not None else None
@@ -239,7 +235,10 @@ class PredictService(PredictServiceInterface):
     # -- describing ---------------------------------------------------------------------------
 
     def openapi_operations(self) -> dict[str, Any]:
-        """GET (one sample in the query) and POST (a JSON list of samples) for ``/openapi.json``."""
+        """GET (one sample in the query) and POST (a JSON list of samples) for ``/openapi.json``.
+
+        The server adds the error answers (400, 500, 503) every predict endpoint shares.
+        """
         fields = {name: {"type": _JSON_TYPES[type_name]} for name, type_name in self.mapping}
         sample = {"type": "object", "required": list(fields), "properties": fields}
         label: dict[str, Any] = {}  # whatever the model answers
@@ -254,17 +253,6 @@ class PredictService(PredictServiceInterface):
             }
             for name, type_name in self.params
         ]
-        errors = {
-            str(status): {
-                "description": reason,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-            for status, reason in (
-                (400, "The input does not match the mapping."),
-                (500, "The model failed; error_code is the model's own for a PredictError."),
-                (503, "No model is loaded yet."),
-            )
-        }
 
         def answer(result: dict[str, Any], description: str) -> dict[str, Any]:
             schema = {
@@ -283,7 +271,7 @@ class PredictService(PredictServiceInterface):
                     for name, schema in fields.items()
                 ]
                 + extra,
-                "responses": {"200": answer(label, "The prediction for the sample."), **errors},
+                "responses": {"200": answer(label, "The prediction for the sample.")},
             },
             "post": {
                 "summary": f"Predict a JSON list of samples; answers {what} for each",
@@ -297,8 +285,7 @@ class PredictService(PredictServiceInterface):
                     },
                 },
                 "responses": {
-                    "200": answer({"type": "array", "items": label}, "One prediction per sample."),
-                    **errors,
+                    "200": answer({"type": "array", "items": label}, "One prediction per sample.")
                 },
             },
         }

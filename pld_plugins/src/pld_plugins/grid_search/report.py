@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pld_core import jsonable
+
 _SPLIT = re.compile(r"^split\d+_")
 _TIMES = ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time")
 
@@ -88,19 +90,3 @@ def result_records(frame: Any, metric: str = "score") -> list[dict[str, Any]]:
                 record[key] = jsonable(row[key])
         records.append(record)
     return records
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values; numpy scalars unwrapped, NaN as None, anything else as its repr."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return None if value != value else value
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(item) for item in value]
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "shape", None) == ():
-        return jsonable(item())
-    return repr(value)

@@ -13,7 +13,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pld_core import Config, annotate, data_metadata, decorate, model_metadata, timer
+from pld_core import (
+    Config,
+    annotate,
+    data_metadata,
+    decorate,
+    jsonable,
+    model_metadata,
+    timer,
+)
 from pld_plugins.grid_search import report
 from pld_plugins.grid_search.dask_backend import check_backend, parallel_backend
 
@@ -276,7 +284,7 @@ def persist_best_model(config: Config, result: SearchResult) -> int:
         best,
         {
             "cv_results": report.result_records(result.frame, result.metric),
-            "grid_search": report.jsonable(
+            "grid_search": jsonable(
                 {
                     "search_class": _qualname(search),
                     "best_params": getattr(search, "best_params_", result.best_params),
