@@ -14,6 +14,8 @@ ROOT = Path(__file__).parent
 DISTS = ("pld_core", "pld_plugins", "pld_r", "pld_julia")
 EXAMPLE_PLUGIN = ROOT / "examples" / "pld-example-persister"
 DATA_STACK = ("numpy", "pandas", "sklearn", "sqlalchemy", "scipy")
+# Type stubs mypy needs for the distributions' untyped dependencies (also in .ci/run's tools).
+TYPE_STUBS = ("types-requests", "types-PyYAML", "types-python-dateutil", "types-psutil")
 
 # argv[1:] are the data-stack modules that must be neither imported nor installed.
 CORE_ISOLATION_CHECK = """\
@@ -26,7 +28,14 @@ assert not installed, f"installing pld-core installed {installed}"
 print("pld-core", pld_core.__version__, "imports without", *sys.argv[1:])
 """
 
-nox.options.sessions = ["tests", "core_without_data_stack", "integration", "lint", "imports"]
+nox.options.sessions = [
+    "tests",
+    "core_without_data_stack",
+    "integration",
+    "lint",
+    "imports",
+    "typecheck",
+]
 
 
 def test_group(dist: str) -> tuple[str, ...]:
@@ -91,6 +100,22 @@ def imports(session: nox.Session) -> None:
     # import-linter reads the source; it needs the packages findable, not their dependencies.
     session.install("--no-deps", *editable(*DISTS))
     session.run("lint-imports")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy, strict, over every distribution's src/ (settings: [tool.mypy] in pyproject.toml)."""
+    # mypy follows the imports into numpy, SQLAlchemy, distributed, prometheus_client...: the
+    # distributions go in with their dependencies, and pld-plugins with the extras it imports.
+    session.install(
+        *editable("pld_core"),
+        "-e",
+        "./pld_plugins[dask,metrics]",
+        *editable("pld_r", "pld_julia"),
+        "mypy",
+        *TYPE_STUBS,
+    )
+    session.run("mypy", *session.posargs)
 
 
 @nox.session

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pld_core import load_config, use_config
-from pld_core.store import process_store
-from pld_core.training import fit
+from pld_core import fit, load_config, process_store, use_config
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS_DATA = REPO / "examples" / "iris" / "iris.data"

@@ -17,10 +17,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
-from pld_core.store import process_store
-from pld_core.training import fit
+from pld_core import create_app, fit, load_config, process_store
 
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 IRIS_DATA = Path(__file__).resolve().parents[1] / "examples" / "iris" / "iris.data"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pld_core.cli import make_cli
+from pld_core import make_cli
 from pld_core.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
+from pld_core import create_app, load_config
 from pld_core.testing import free_port, http_json, running_server
 
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "examples" / "deploy" / "gunicorn.conf.py"

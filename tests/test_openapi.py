@@ -12,8 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
+from pld_core import create_app, load_config
 
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 RULES = """

@@ -20,10 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.cli import make_cli
-from pld_core.server import create_app
-from pld_core.training import fit
+from pld_core import create_app, fit, load_config, make_cli
 
 pytestmark = [pytest.mark.r, pytest.mark.integration]
 

@@ -8,9 +8,7 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
-from pld_core.training import fit
+from pld_core import create_app, fit, load_config
 
 TUTORIAL_QUERY = {
     "sepal length": "6.3",
@@ -310,7 +308,7 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
     """The ``/fit`` options are ``pld fit``'s, by keyword: checked and typed the same way."""
     from click.testing import CliRunner
 
-    from pld_core.cli import make_cli
+    from pld_core import make_cli
 
     config = write_iris_config(
         "\n    'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit'}],"

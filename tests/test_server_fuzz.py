@@ -10,8 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
+from pld_core import create_app, load_config
 
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 GOOD = {"sepal length": "6.3", "sepal width": "2.5", "petal length": "4.9", "petal width": "1.5"}

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
+from pld_core import create_app, load_config
 
 SCRIPTS = Path(sys.executable).parent
 EXPORT = """

@@ -17,9 +17,7 @@ import time
 import pytest
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
-from pld_core.training import fit
+from pld_core import create_app, fit, load_config
 
 QUERY = {"sepal length": 6.3, "sepal width": 2.5, "petal length": 4.9, "petal width": 1.5}
 

@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from pld_core import load_config
-from pld_core.server import create_app
-from pld_core.store import process_store
-from pld_core.training import fit
+from pld_core import create_app, fit, load_config, process_store
 
 HERE = Path(__file__).resolve().parent
 IRIS = HERE.parent / "iris"

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from pld_core.cli import make_cli
+from pld_core import make_cli
 
 TOY_CONFIG = """{
     'dataset_loader_train': {'!': 'list-loader', 'rows': 40},
@@ -141,7 +141,7 @@ def test_version_and_plugins(pm):
         "threshold",
     ]
     assert "pld_register_persisters" in by_name["toy"]["hooks"]
-    assert by_name["pld_core.builtins"]["version"] == __version__
+    assert by_name["pld_core.hook_defaults"]["version"] == __version__
     text = runner.invoke(make_cli(pm), ["plugins"]).stdout
     assert "toy\n  hooks: pld_register_dataset_loaders" in text
 

@@ -248,7 +248,7 @@ def test_default_config_file_names(monkeypatch, in_tmp):
 def test_get_config_and_initialize_config_for_interactive_use(pm, write_config, monkeypatch):
     path = write_config("{'model': {'!': 'threshold', 'threshold': 2.0}}")
     monkeypatch.setenv("PALLADIUM_CONFIG", path)
-    monkeypatch.setattr("pld_core.plugins.get_plugin_manager", lambda: pm)
+    monkeypatch.setattr("pld_core.config.get_plugin_manager", lambda: pm)
     config = initialize_config(__mode__="fit")
     assert config["model"].threshold == 2.0
     assert config.mode == "fit"
@@ -300,13 +300,13 @@ def test_environ_works_as_a_mapping(pm, write_config, monkeypatch):
 
 
 def test_errors_found_after_loading_still_name_the_file(pm, write_config):
-    from pld_core.scoring import scorers
+    from pld_core import scorers
 
     path = write_config("{'scoring': 'nope', 'fit_decorators': 5}")
     config = load_config(path, plugins=pm)
     with pytest.raises(ConfigError, match=rf"^{path}: scoring: unknown scorer 'nope'"):
         scorers(config, object())
-    from pld_core.decorators import decorate
+    from pld_core import decorate
 
     with pytest.raises(ConfigError, match=rf"^{path}: fit_decorators: must be a list"):
         decorate(len, config, "fit_decorators")

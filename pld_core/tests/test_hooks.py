@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from pld_core import PluginConflictError, hookimpl, hookspecs, load_config
-from pld_core.registry import collect_registry
-from pld_core.routes import collect_routes
-from pld_core.training import fit
+from pld_core import PluginConflictError, fit, hookimpl, hookspecs, load_config, run_task
+from pld_core.registry import collect_registry, collect_routes
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = [
@@ -84,7 +82,7 @@ def spy(pm):
 
 
 def test_hook_pld_load_data(pm, spy, write_config):
-    from pld_core.steps import load_data
+    from pld_core import load_data
 
     config = load_config(write_config(TOY_CONFIG), plugins=pm)
     X, y = load_data(config, "dataset_loader_test")
@@ -106,12 +104,10 @@ def test_hook_pld_write_model(pm, spy, write_config):
 
 
 def test_hook_pld_read_model(pm, spy, write_config):
-    from pld_core.evaluation import test
-
     config = load_config(write_config(TOY_CONFIG), plugins=pm, __mode__="fit")
     fit(config)
     fit(config)
-    assert test(config, model_version=1).version == 1
+    assert run_task(config, "test", model_version=1).version == 1
     assert spy.calls[-1] == "read_model:1"
 
 
@@ -144,8 +140,6 @@ def test_hook_pld_predict(pm, write_config):
 
 
 def test_hook_pld_make_scorer(pm, write_config):
-    from pld_core.evaluation import test
-
     def half(model, X, y):
         return 0.5
 
@@ -163,7 +157,7 @@ def test_hook_pld_make_scorer(pm, write_config):
         __mode__="fit",
     )
     fit(config)
-    assert test(config).scores == {"half": 0.5, "mine": 0.25}
+    assert run_task(config, "test").scores == {"half": 0.5, "mine": 0.25}
 
     unknown = load_config(write_config(TOY_CONFIG[:-1] + "'scoring': 'nope'}"), plugins=pm)
     with pytest.raises(Exception, match="unknown scorer 'nope'"):
@@ -224,7 +218,7 @@ def test_decorator_lists_apply_last_entry_outermost(pm, write_config, tmp_path):
         "def times10(f):\n    return lambda *a, **k: f(*a, **k) * 10\n"
         "def plus2(f):\n    return lambda *a, **k: f(*a, **k) + 2\n"
     )
-    from pld_core.decorators import decorate
+    from pld_core import decorate
 
     config = load_config(write_config("{'d': ['decos.times10', 'decos.plus2']}"), plugins=pm)
     assert decorate(lambda: 2 + 3, config, "d")() == 52
@@ -241,7 +235,7 @@ def test_hook_pld_register_routes(pm):
             register("/explain", explain, methods=["post"], decorators="explain_decorators")
 
     pm.register(Routes(), name="routes")
-    [route] = collect_routes(pm)
+    [route] = [route for route in collect_routes(pm) if route.plugin == "routes"]
     assert (route.path, route.methods, route.decorators, route.plugin) == (
         "/explain",
         ("POST",),
@@ -274,10 +268,14 @@ def test_duplicate_component_name_names_both_plugins(pm):
 
 
 def test_hook_pld_register_components(pm, write_config):
-    from pld_core.url_rules import UrlRule
+    from pld_core import UrlRule
 
     entry = collect_registry(pm).get("palladium.server.add_url_rule")
-    assert (entry.kind, entry.plugin, entry.factory) == ("component", "pld_core.builtins", UrlRule)
+    assert (entry.kind, entry.plugin, entry.factory) == (
+        "component",
+        "pld_core.default_plugins.palladium",
+        UrlRule,
+    )
     config = load_config(
         write_config(
             "{'rules': [{'!': 'palladium.server.add_url_rule', 'rule': '/fit',"
@@ -295,9 +293,7 @@ def test_hook_pld_register_tasks(pm, write_config):
     from click.testing import CliRunner
     from werkzeug.test import Client
 
-    from pld_core import Option, Task, process_store
-    from pld_core.cli import make_cli
-    from pld_core.server import create_app
+    from pld_core import Option, Task, create_app, make_cli, process_store
 
     calls: list[dict[str, Any]] = []
 
@@ -360,6 +356,64 @@ def test_hook_pld_register_tasks(pm, write_config):
 
     pm.register(Shadow(), name="shadow")
     with pytest.raises(
-        PluginConflictError, match="plugin 'shadow' registers task 'list', which would replace"
+        PluginConflictError,
+        match="command 'list' is registered twice: as a command by plugin "
+        "'pld_core.default_plugins.store_admin' and as a task by plugin 'shadow'",
     ):
         make_cli(pm)
+
+
+def test_hook_pld_register_views(pm, write_config):
+    """A plugin's named view is served where a config's url-rule mounts it, in its decorators;
+    a name two plugins register is an error naming both."""
+    from werkzeug.test import Client
+    from werkzeug.wrappers import Response
+
+    from pld_core import create_app
+
+    def model_class(request, app):
+        return app.json({"class": type(app.config["model"]).__name__})
+
+    def stamp(view):
+        def wrapped(request):
+            response: Response = view(request)
+            response.headers["X-Stamp"] = "yes"
+            return response
+
+        return wrapped
+
+    class Views:
+        @hookimpl
+        def pld_register_views(self, register):
+            register(
+                "model-class",
+                model_class,
+                aliases=["mine.model_class"],
+                decorators="model_class_decorators",
+            )
+
+    pm.register(Views(), name="views")
+    rules = (
+        "{'!': 'url-rule', 'rule': '/what', 'view_func': 'model-class', 'methods': ['GET']},"
+        "{'!': 'url-rule', 'rule': '/what2', 'view_func': 'mine.model_class'}"
+    )
+    config = load_config(write_config(TOY_CONFIG[:-1] + f"    'rules': [{rules}],\n}}"), plugins=pm)
+    config["model_class_decorators"] = [stamp]
+    client = Client(create_app(config))
+    answer = client.get("/what")
+    assert answer.status_code == 200 and answer.json == {"class": "ThresholdModel"}
+    assert answer.headers["X-Stamp"] == "yes"
+    assert client.get("/what2").json == {"class": "ThresholdModel"}
+    assert client.post("/what").status_code == 405
+
+    class Again:
+        @hookimpl
+        def pld_register_views(self, register):
+            register("model-class", model_class)
+
+    pm.register(Again(), name="again")
+    with pytest.raises(
+        PluginConflictError,
+        match="view 'model-class' is registered twice: by plugin 'again' and by plugin 'views'",
+    ):
+        create_app(config)

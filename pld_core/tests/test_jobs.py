@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from pld_core import ProcessStore, progress_reporter
-from pld_core.jobs import run_job
-from pld_core.timing import timer
+from pld_core import ProcessStore, progress_reporter, run_job, timer
 
 
 def test_a_job_reports_its_stage_and_progress_while_it_runs():

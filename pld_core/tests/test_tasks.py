@@ -7,7 +7,10 @@ from click.testing import CliRunner
 
 from pld_core import Option, OptionError, Task
 from pld_core.cli import CliState, task_command
-from pld_core.training import FIT_TASK
+from pld_core.registry import collect_tasks
+from pld_core.testing import make_plugin_manager
+
+FIT_TASK = collect_tasks(make_plugin_manager())["fit"]
 
 
 @pytest.mark.parametrize(

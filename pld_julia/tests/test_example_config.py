@@ -51,8 +51,7 @@ def test_legacy_config_loads_without_julia(example, no_juliacall, name, fit_func
 def test_example_fits_and_serves_through_pld(example, fake_julia, monkeypatch):
     from werkzeug.test import Client
 
-    from pld_core.server import create_app
-    from pld_core.training import fit
+    from pld_core import create_app, fit
 
     fit(load_config(str(example / "config.py"), __mode__="fit"))
     assert (example / "iris-model.db").exists()

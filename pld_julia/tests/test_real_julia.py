@@ -124,8 +124,7 @@ def test_example_fits_tests_and_serves(real_julia, tmp_path, monkeypatch):
     pytest.importorskip("pld_plugins", reason="pld-plugins is not installed")
     from werkzeug.test import Client
 
-    from pld_core import load_config, use_config
-    from pld_core.server import create_app
+    from pld_core import create_app, load_config, use_config
 
     folder = tmp_path / "julia"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns("*.db"))

@@ -1,17 +1,36 @@
-"""pld-core: hooks, plugin discovery, configuration, and the fit/test/serve flow.
+"""pld-core: the kernel of pld — hooks, plugin discovery, config, the one predict path, and the
+server and CLI shells. pld's features are default plugins (``pld_core.default_plugins``).
 
-Everything a plugin needs is importable from here; the submodules are not public API.
+Everything a plugin, a test or an application needs is importable from here; the submodules
+are not public API. ARCHITECTURE.md in the repository is the map.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from pld_core.cli import command_config, command_plugins, common_options, make_cli, make_script
 from pld_core.config import Config, get_config, initialize_config, load_config, use_config
 from pld_core.decorators import decorate
-from pld_core.errors import ConfigError, PldError, PluginConflictError, PredictError
+from pld_core.encoding import decode, encode, encode_text
+from pld_core.envelope import (
+    JSON_MIMETYPE,
+    describe_error,
+    error_body,
+    error_response,
+    error_text,
+    json_response,
+)
+from pld_core.errors import (
+    ConfigError,
+    InputError,
+    NoModelError,
+    PldError,
+    PluginConflictError,
+    PredictError,
+)
+from pld_core.factories import import_dotted
 from pld_core.hookspecs import PROJECT, hookimpl, hookspec
 from pld_core.interfaces import (
+    CachingModelPersister,
     CrossValidationGenerator,
     DatasetLoader,
     Model,
@@ -19,64 +38,104 @@ from pld_core.interfaces import (
     PredictService,
     annotate,
 )
-from pld_core.jobs import progress_reporter
-from pld_core.metadata import data_metadata, distribution_versions, jsonable, model_metadata
-from pld_core.plugins import get_plugin_manager
-from pld_core.store import ProcessStore, process_store
+from pld_core.jobs import progress_reporter, run_job
+from pld_core.metadata import (
+    data_metadata,
+    distribution_versions,
+    jsonable,
+    model_metadata,
+    training_metadata,
+)
+from pld_core.model_source import ModelSource
+from pld_core.plugins import DEFAULT_PLUGINS, core_version, describe_plugins, get_plugin_manager
+from pld_core.predict_path import PredictPath, parse_json, predict_path
+from pld_core.process_state import ProcessStore, process_store
+from pld_core.server import App, Endpoint, create_app
+from pld_core.steps import (
+    fit,
+    fit_model,
+    list_models,
+    load_data,
+    read_model,
+    run_task,
+    scorers,
+    write_model,
+)
 from pld_core.tasks import Option, OptionError, Task
 from pld_core.timing import timer
+from pld_core.url_rules import UrlRule
+
+__version__ = core_version()
 
 __all__ = [
+    "DEFAULT_PLUGINS",
+    "JSON_MIMETYPE",
     "PROJECT",
+    "App",
+    "CachingModelPersister",
     "Config",
     "ConfigError",
     "CrossValidationGenerator",
     "DatasetLoader",
+    "Endpoint",
+    "InputError",
     "Model",
     "ModelPersister",
+    "ModelSource",
+    "NoModelError",
     "Option",
     "OptionError",
     "PldError",
     "PluginConflictError",
     "PredictError",
+    "PredictPath",
     "PredictService",
     "ProcessStore",
     "Task",
+    "UrlRule",
+    "__version__",
     "annotate",
     "command_config",
+    "command_plugins",
     "common_options",
+    "create_app",
     "data_metadata",
+    "decode",
     "decorate",
+    "describe_error",
+    "describe_plugins",
     "distribution_versions",
+    "encode",
+    "encode_text",
+    "error_body",
+    "error_response",
+    "error_text",
+    "fit",
+    "fit_model",
     "get_config",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
+    "import_dotted",
     "initialize_config",
+    "json_response",
     "jsonable",
+    "list_models",
     "load_config",
+    "load_data",
+    "make_cli",
     "make_script",
     "model_metadata",
+    "parse_json",
+    "predict_path",
     "process_store",
     "progress_reporter",
+    "read_model",
+    "run_job",
+    "run_task",
+    "scorers",
     "timer",
+    "training_metadata",
     "use_config",
+    "write_model",
 ]
-
-
-_CLI_HELPERS = ("command_config", "common_options", "make_script")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _CLI_HELPERS:  # imported on use: plain ``import pld_core`` stays free of the CLI
-        from pld_core import cli
-
-        return getattr(cli, name)
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("pld-core")
-        except PackageNotFoundError:  # running from a source tree that is not installed
-            return "0.0.0+unknown"
-    raise AttributeError(f"module 'pld_core' has no attribute {name!r}")

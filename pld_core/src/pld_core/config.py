@@ -27,6 +27,7 @@ import pluggy
 
 from pld_core.errors import ConfigError, PldError
 from pld_core.factories import resolve_name
+from pld_core.plugins import get_plugin_manager
 from pld_core.registry import Registry, collect_registry
 
 __all__ = [
@@ -418,8 +419,6 @@ def load_config(
     :param extra: extra top-level entries, such as ``__mode__='fit'``.
     """
     if plugins is None:
-        from pld_core.plugins import get_plugin_manager
-
         plugins = get_plugin_manager()
     single = paths is None or isinstance(paths, str)
     files = find_config_files(paths) if single else list(paths)  # type: ignore[arg-type]

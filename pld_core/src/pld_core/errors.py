@@ -44,3 +44,20 @@ class PredictError(Exception):
 
     def __str__(self) -> str:
         return f"{self.error_message} ({self.error_code})"
+
+
+class InputError(PldError):
+    """The client's samples or request are wrong: HTTP answers 400, streams and batches name it.
+
+    Raised by predict services while turning records into model input; the text is the same on
+    every predict path (``BadRequest: <message>``).
+    """
+
+    exit_code = 2
+
+    def __str__(self) -> str:
+        return f"BadRequest: {self.args[0] if self.args else ''}"
+
+
+class NoModelError(LookupError):
+    """There is no model to predict with yet (HTTP answers 503)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
-from collections.abc import Callable
 from typing import Any
 
 from pld_core.errors import PldError
@@ -70,18 +68,3 @@ def resolve_name(name: str, registry: Registry | None) -> Any:
         return import_dotted(name)
     except LookupError as exc:
         raise PldError(f"unknown factory {name!r}: no module named {exc.args[0]!r}") from None
-
-
-def partial(func: str | Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
-    """``func`` with ``kwargs`` filled in (Palladium's ``palladium.util.Partial``).
-
-    For config entries that must be callables, such as a CV factory: ``{'!': 'partial',
-    'func': 'sklearn.model_selection.StratifiedKFold', 'n_splits': 5}``. ``func`` may be a
-    dotted path; the result keeps its name and docstring.
-    """
-    target = import_dotted(func) if isinstance(func, str) else func
-    if not callable(target):
-        raise TypeError(f"func must be callable, not {type(target).__name__}")
-    # Names and docstring only: copying a class's __dict__ would give the partial its methods
-    # (a partial StratifiedKFold would then look like a splitter, not a factory).
-    return functools.update_wrapper(functools.partial(target, **kwargs), target, updated=())

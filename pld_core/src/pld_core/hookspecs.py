@@ -2,11 +2,13 @@
 
 Two families:
 
-* **Collection hooks** (``pld_register_*``) hand each plugin a ``register`` callable. pld owns
-  the names: registering a name another plugin already took is an error naming both plugins.
+* **Collection hooks** (``pld_register_*``) hand each plugin a ``register`` callable; each is
+  called once, through pluggy. pld owns the names: registering a name another plugin already
+  took is an error naming both plugins.
 * **Call-through hooks** (``pld_load_data``, ``pld_fit``, ``pld_read_model``,
   ``pld_write_model``, ``pld_predict``, ``pld_make_scorer``) return the first non-``None``
-  result. pld_core ships the plain default for each (marked ``trylast``); a plugin wraps them
+  result. The kernel ships the plain default for each (``pld_core.hook_defaults``, marked
+  ``trylast``, always loaded); a plugin wraps them
   with ``@hookimpl(wrapper=True)`` for tracing, metrics or auditing, or replaces them.
 
 Hooks are always called with keyword arguments.
@@ -82,7 +84,8 @@ def pld_register_decorators(register: Callable[..., None]) -> None:
 def pld_register_components(register: Callable[..., None]) -> None:
     """Register any other named component a config can build (helpers, wiring entries).
 
-    pld-core registers ``url-rule`` (alias ``palladium.server.add_url_rule``) here.
+    pld-core's ``palladium`` default plugin registers ``url-rule`` (alias
+    ``palladium.server.add_url_rule``) and ``partial`` (``palladium.util.Partial``) here.
 
     :param register: ``register(name, factory, aliases=())``, as for dataset loaders.
     """
@@ -90,24 +93,44 @@ def pld_register_components(register: Callable[..., None]) -> None:
 
 @hookspec
 def pld_register_routes(register: Callable[..., None]) -> None:
-    """Add HTTP endpoints to the WSGI application.
+    """Add HTTP endpoints to every WSGI application pld builds.
 
-    Called once per application when ``pld_core.server.create_app`` builds it.
+    Called once per application by :func:`pld_core.create_app`. pld's own ``/alive`` and
+    ``/list`` come through this hook too (the ``pld_core.default_plugins.status`` plugin).
 
-    :param register: ``register(rule, view, methods=("GET",), decorators=None)`` where
-        ``rule`` is a path such as ``"/explain"`` and ``view`` is called as
-        ``view(request, app)`` and returns a Werkzeug response. ``decorators`` names the
-        config decorator list that wraps the view.
+    :param register: ``register(path, view, methods=("GET",), decorators=None, openapi=None)``
+        where ``path`` is a path such as ``"/explain"`` and ``view`` is called as
+        ``view(request, app)`` with a Werkzeug request and the :class:`pld_core.App`, and
+        returns a Werkzeug response. ``decorators`` names the config decorator list that wraps
+        the view; ``openapi`` is the path's OpenAPI operations (``{"get": {...}}``).
     """
 
 
 @hookspec
-def pld_register_commands(cli: click.Group) -> None:
+def pld_register_views(register: Callable[..., None]) -> None:
+    """Offer views that a config mounts at a path of its choosing with a ``url-rule``.
+
+    ``{'!': 'url-rule', 'rule': '/reload', 'view_func': 'update-model-cache'}`` mounts the view
+    registered as ``update-model-cache``; Palladium's names (``palladium.server.activate``) are
+    registered as aliases.
+
+    :param register: ``register(name, view, aliases=(), decorators=None, summary="")``;
+        ``view(request, app)`` as for routes, ``decorators`` the config decorator list that
+        wraps it, ``summary`` one line for ``/openapi.json``.
+    """
+
+
+@hookspec
+def pld_register_commands(register: Callable[..., None], cli: click.Group) -> None:
     """Add sub-commands to the ``pld`` command line.
 
-    Called every time the ``pld`` group is built.
+    Called every time the ``pld`` group is built. pld's own commands (``test``, ``list``,
+    ``serve``...) come through this hook too. A name another plugin took is an error naming
+    both plugins.
 
-    :param cli: The :class:`click.Group` to add commands to (``@cli.command()``).
+    :param register: ``register(command, name=None)`` with a :class:`click.Command`.
+    :param cli: A :class:`click.Group` whose ``add_command`` (and so ``@cli.command()``)
+        registers the same way, for plugins written in Click's usual style.
     """
 
 
@@ -117,7 +140,8 @@ def pld_register_tasks(register: Callable[..., None]) -> None:
 
     Each task becomes the command ``pld <name>``; a config's ``url-rule`` with
     ``view_func: '<name>'`` serves it as an endpoint that runs it as a background job (like
-    ``/fit``). pld-core registers ``fit``; pld-plugins registers ``grid-search``.
+    ``/fit``). pld-core's default plugins register ``fit``; pld-plugins registers
+    ``grid-search``. :func:`pld_core.run_task` runs one from Python.
 
     :param register: ``register(task)`` with a :class:`pld_core.Task`. A name another plugin
         took is an error naming both plugins; so is the name of a core command.
@@ -168,7 +192,9 @@ def pld_write_model(persister: ModelPersister, model: Any) -> int | None:
 def pld_predict(model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
     """Run a prediction; the default calls ``getattr(model, method)(X, **params)``.
 
-    This is on the serving hot path: a wrapper here costs every request.
+    Every prediction goes through it: HTTP GET and POST, ``pld stream`` and ``pld predict``.
+    It is on the serving hot path: a wrapper here costs every request (with only the default
+    implementation, pld calls the model directly).
 
     :param model: The model being served.
     :param X: The samples, one row each.

@@ -7,14 +7,16 @@ subclassing documents intent and gives sensible defaults.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pld_core.errors import PredictError
+from pld_core.errors import InputError, PredictError
 
 __all__ = [
+    "CachingModelPersister",
     "CrossValidationGenerator",
     "DatasetLoader",
+    "InputError",
     "Model",
     "ModelPersister",
     "PredictError",
@@ -114,23 +116,58 @@ class ModelPersister(ABC):
         """Migrate the store's schema; stores with a single schema have nothing to do."""
 
 
-class PredictService(ABC):
-    """Turns request data into predictions and answers; the work behind ``/predict``.
+class CachingModelPersister(ModelPersister):
+    """A persister that keeps the active model in memory itself, such as ``cached-update``.
 
-    The server routes ``entry_point`` (GET and POST) to the service, wrapped in the config's
-    decorator list named ``decorator_list_name``. ``pld stream`` calls ``predict_records``.
+    The predict path then asks it for the model on every request instead of keeping its own
+    copy, and ``/update-model-cache`` calls :meth:`update_cache`.
+    """
+
+    @abstractmethod
+    def cached_model(self) -> Any:
+        """The model in memory, or ``None`` while none is loaded. Called on every request."""
+
+    @abstractmethod
+    def update_cache(self, version: int | None = None) -> Any:
+        """Load the active model (or ``version``) into memory; the old one serves meanwhile."""
+
+
+class PredictService(ABC):
+    """Turns request records into the model's input: the part of a prediction that varies.
+
+    The rest is pld's one predict path, the same for HTTP GET and POST, ``pld stream`` and
+    ``pld predict``: find the model, :meth:`model_input` (which refuses bad records with
+    :class:`InputError`), the ``pld_predict`` hook with :attr:`method`, :meth:`result`, and
+    the answer in Palladium's envelope. The server routes ``entry_point`` (GET and POST) to it,
+    wrapped in the config's decorator list named ``decorator_list_name``.
     """
 
     entry_point: str = "/predict"
     decorator_list_name: str = "predict_decorators"
+    #: The model method the ``pld_predict`` hook calls: ``predict`` or ``predict_proba``.
+    method: str = "predict"
 
     @abstractmethod
-    def __call__(self, model: Any, request: Any) -> Any:
-        """Answer one Werkzeug request with a response (a prediction or an error)."""
+    def model_input(
+        self, model: Any, records: list[Any], query: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """``(X, params)`` for the model: one row of ``X`` per record, ``params`` for ``method``.
 
-    def predict_records(self, model: Any, records: Any, query: Any) -> Any:
-        """Predictions for a list of sample objects; services that stream implement it."""
-        raise NotImplementedError(f"{type(self).__name__} cannot predict from records")
+        ``query`` holds request-wide parameters (the query string over HTTP, empty elsewhere).
+
+        :raises InputError: a record or parameter is wrong; the message names it.
+        """
+
+    def check_model(self, model: Any) -> str | None:
+        """What keeps this service from feeding ``model`` correctly, or ``None``.
+
+        Asked once per model (a reload brings a new one); an answer refuses predictions with it.
+        """
+        return None
+
+    def result(self, predictions: list[Any], single: bool) -> Any:
+        """The answer's ``result``: the one prediction of a GET, else the list."""
+        return predictions[0] if single else predictions
 
     def openapi_operations(self) -> dict[str, Any] | None:
         """OpenAPI operations (``{"get": ..., "post": ...}``) for ``entry_point``, if known.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pld_core.store import ProcessStore
+from pld_core.process_state import ProcessStore
 
 logger = logging.getLogger(__name__)
 

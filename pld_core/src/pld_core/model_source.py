@@ -1,65 +1,67 @@
-"""Where the server gets the model for each prediction, decided once at start-up.
+"""Where a predict path gets its model, decided once: the one way to get the served model.
 
-A caching persister (one with ``update_cache``, such as ``cached-update``) keeps the model in
-memory itself, so each request just reads it. Any other persister is read once here and the
-model kept in ``process_store`` under the persister's config key; ``reload()`` (the
-``/update-model-cache`` endpoint) reads it again, completely, before swapping it in.
+A :class:`CachingModelPersister` (such as ``cached-update``) keeps the model in memory itself,
+so each prediction asks it. Any other persister is read once, through the ``pld_read_model``
+hook and ``read_model_decorators``, and the model is kept here — in the object that owns the
+source (an app, a stream, a batch run), never in a process-wide store, so two apps in one
+process serve their own models. ``reload()`` reads the new model completely before it swaps it
+in.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from pld_core.config import Config
-from pld_core.store import process_store
+from pld_core.interfaces import CachingModelPersister
+from pld_core.steps import read_model
 
 logger = logging.getLogger(__name__)
 
 
 class ModelSource:
-    """``get()`` returns the model to serve, or ``None`` when there is none yet."""
+    """``get()`` returns the model to predict with, or ``None`` when there is none yet.
 
-    def __init__(self, config: Config, key: str = "model_persister"):
+    :param config: the loaded configuration.
+    :param key: the config entry of the model persister.
+    :param version: a stored version to use instead of the active one (``pld predict``).
+    """
+
+    def __init__(self, config: Config, key: str = "model_persister", version: int | None = None):
         self.config = config
-        self.config_key = key
+        self.key = key
+        self.version = version
         self.persister = config.get(key)
-        self.key = str(getattr(self.persister, "__pld_config_key__", None) or key)
+        #: When the model kept here was loaded (``None`` for a caching persister's).
+        self.loaded_at: datetime | None = None
+        self._model: Any = None
         self.get: Callable[[], Any]
-        if self.persister is None:
-            self.get = lambda: None
-        elif isinstance(getattr(self.persister, "cache_key", None), str):
-            # A caching persister that keeps its model in the process store: read it there.
-            self.key = self.persister.cache_key
-            self.get = self._from_store
-        elif callable(getattr(self.persister, "update_cache", None)):
-            self.get = self._from_caching_persister
-        else:
-            self.get = self._from_store
+        #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
+        self.caching = isinstance(self.persister, CachingModelPersister) and version is None
+        if self.caching:
+            self.get = self.persister.cached_model
+            return
+        self.get = self._kept
+        if self.persister is not None:
             try:
                 self.reload()
             except LookupError as exc:
+                if version is not None:  # asked for a version that does not exist
+                    raise
                 logger.warning("no model to serve yet: %s", exc)
 
-    def _from_caching_persister(self) -> Any:
-        try:
-            return self.persister.read()
-        except LookupError:
-            return None
-
-    def _from_store(self) -> Any:
-        return process_store.get(self.key)
+    def _kept(self) -> Any:
+        return self._model
 
     def reload(self) -> Any:
-        """Load the active model again; the old one serves until the new one is ready."""
+        """Load the active model (or this source's version) again; the old one serves meanwhile."""
         if self.persister is None:
-            raise LookupError("the configuration has no model persister")
-        update_cache = getattr(self.persister, "update_cache", None)
-        if callable(update_cache):
-            return update_cache()
-        from pld_core.steps import read_model
-
-        model = read_model(self.config, None, self.config_key)
-        process_store[self.key] = model
+            raise LookupError(f"the configuration has no {self.key!r} entry")
+        if self.caching:
+            return self.persister.update_cache()
+        model = read_model(self.config, self.version, self.key)
+        self._model, self.loaded_at = model, datetime.now(UTC)
         return model

@@ -1,25 +1,53 @@
-"""Build a fresh plugin manager from the ``pld`` entry-point group, and describe what it loaded.
+"""Build a fresh plugin manager — the kernel's hook defaults, pld's default plugins, the
+installed plugins — and describe what it loaded.
 
-Environment variables:
+pld's own features (fit, test, the store commands, serving, streams, batch scoring, ``/alive``,
+``/list``, the optional endpoints, OpenAPI, Palladium's names) are default plugins: modules under
+``pld_core.default_plugins`` that implement the same hooks a third party does and import only
+the public API. Environment variables:
 
-* ``PLD_LOAD_PLUGINS`` -- comma-separated entry-point names: load only these (empty: none).
-* ``PLD_DISABLE_PLUGINS`` -- comma-separated entry-point names never to load (the core's own
-  defaults, ``pld_core.builtins``, always load).
+* ``PLD_DISABLE_PLUGINS`` -- comma-separated plugin names never to load: installed plugins
+  (entry-point names) and default plugins alike. The hook defaults always load.
+* ``PLD_LOAD_PLUGINS`` -- comma-separated entry-point names: load only these of the installed
+  plugins (empty: none). Default plugins load unless disabled.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
-from pld_core import builtins, hookspecs
+from pld_core import hook_defaults, hookspecs
 from pld_core.errors import PldError
+from pld_core.registry import (
+    collect_commands,
+    collect_registry,
+    collect_routes,
+    collect_tasks,
+    collect_views,
+)
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
-BUILTIN_PLUGIN_NAME = "pld_core.builtins"
+#: pld's own features, in the order ``pld plugins`` and ``pld --help`` show them.
+DEFAULT_PLUGINS = tuple(
+    f"pld_core.default_plugins.{name}"
+    for name in (
+        "training",
+        "store_admin",
+        "serving",
+        "stream",
+        "batch",
+        "status",
+        "endpoints",
+        "openapi",
+        "palladium",
+        "info",
+    )
+)
 
 
 def _names_from_env(variable: str) -> list[str] | None:
@@ -30,16 +58,19 @@ def _names_from_env(variable: str) -> list[str] | None:
 
 
 def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
-    """Return a new plugin manager with the core's defaults and the installed plugins.
+    """Return a new plugin manager with the defaults and (unless told not) installed plugins.
 
     Each process entry (a CLI run, the WSGI app, a test) builds its own; nothing is global.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    pm.register(builtins, name=BUILTIN_PLUGIN_NAME)
+    pm.register(hook_defaults, name=hook_defaults.PLUGIN_NAME)
     for name in _names_from_env("PLD_DISABLE_PLUGINS") or []:
-        if name != BUILTIN_PLUGIN_NAME:  # the core's defaults are not optional
+        if name != hook_defaults.PLUGIN_NAME:  # the hooks' plain defaults are not optional
             pm.set_blocked(name)
+    for name in DEFAULT_PLUGINS:
+        if not pm.is_blocked(name):
+            pm.register(importlib.import_module(name), name=name)
     if load_entrypoints:
         _load_entrypoints(pm, _names_from_env("PLD_LOAD_PLUGINS"))
     pm.check_pending()
@@ -66,41 +97,60 @@ def _dist_label(ep: metadata.EntryPoint) -> str:
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Name, distribution version, hooks, component names and tasks of each plugin."""
-    from pld_core.registry import collect_registry
-    from pld_core.tasks import collect_tasks
-
+    """Per plugin: distribution, version, hooks, and the names it registered of each kind."""
     dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
     components = collect_registry(pm).by_plugin()
-    tasks: dict[str, list[str]] = {}
+    registered: dict[str, dict[str, set[str]]] = {}
+
+    def note(plugin: str | None, kind: str, name: str) -> None:
+        registered.setdefault(plugin or "", {}).setdefault(kind, set()).add(name)
+
     for task in collect_tasks(pm).values():
-        tasks.setdefault(task.plugin or "", []).append(task.name)
+        note(task.plugin, "tasks", task.name)
+    for name, command in collect_commands(pm).items():
+        note(command.plugin, "commands", name)
+    for route in collect_routes(pm):
+        note(route.plugin, "routes", route.path)
+    for view in collect_views(pm).values():
+        note(view.plugin, "views", view.name)
     described = []
-    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+    for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked
             continue
         dist = dists.get(name)
         if dist is not None:
             distribution, version = dist.name, dist.version
+        elif name.startswith("pld_core."):
+            distribution, version = "pld-core", core_version()
         else:
-            distribution, version = _own_distribution(name)
-        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+            distribution, version = None, None
+        kinds = registered.get(name, {})
         described.append(
             {
                 "name": name,
                 "distribution": distribution,
                 "version": version,
-                "hooks": hooks,
+                "default": name.startswith("pld_core."),
+                "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or []),
                 "components": components.get(name, []),
-                "tasks": sorted(tasks.get(name, [])),
+                **{kind: sorted(kinds.get(kind, ())) for kind in _KINDS},
             }
         )
-    return described
+    return sorted(described, key=_order)
 
 
-def _own_distribution(name: str) -> tuple[str | None, str | None]:
-    if name == BUILTIN_PLUGIN_NAME:
-        from pld_core import __version__
+_KINDS = ("tasks", "commands", "routes", "views")
 
-        return "pld-core", __version__
-    return None, None
+
+def _order(described: dict[str, Any]) -> tuple[int, str]:
+    """The hook defaults and default plugins first, in their own order, then the rest by name."""
+    name = described["name"]
+    core = (hook_defaults.PLUGIN_NAME, *DEFAULT_PLUGINS)
+    return (core.index(name), "") if name in core else (len(core), name)
+
+
+def core_version() -> str:
+    try:
+        return metadata.version("pld-core")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0+unknown"

@@ -1,18 +1,25 @@
-"""Names → component factories, collected from every plugin through the ``pld_register_*`` hooks.
+"""What plugins register: component names, tasks, commands, HTTP routes and mountable views.
 
-One namespace holds every kind, so a config's ``__factory__: 'table'`` is unambiguous. A name
-taken twice is an error naming both plugins, never a silent overwrite.
+Every collection hook is called once, through pluggy and with keywords
+(``pm.hook.pld_register_x(register=...)``), so hook wrappers and call monitoring see it like any
+other call. pld owns the names: a name (or route) that a second plugin registers is a
+:class:`PluginConflictError` naming both plugins, never a silent overwrite. Which plugin is
+calling ``register`` is told from the call stack: the hook implementation's own code.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import CodeType
 from typing import Any
 
+import click
 import pluggy
 
 from pld_core.errors import PluginConflictError
+from pld_core.tasks import Task
 
 #: Component kind → the collection hook that registers it.
 KIND_HOOKS = {
@@ -23,11 +30,48 @@ KIND_HOOKS = {
     "decorator": "pld_register_decorators",
     "component": "pld_register_components",
 }
+UNKNOWN_PLUGIN = "an unidentified plugin"
+
+
+def call_collection_hook(
+    pm: pluggy.PluginManager,
+    hook_name: str,
+    add: Callable[..., None],
+    extra: Callable[[Callable[..., None]], dict[str, Any]] | None = None,
+) -> None:
+    """Call ``hook_name`` once with ``register``; each call reaches ``add(plugin, *args)``.
+
+    ``extra(register)`` gives further keyword arguments built on the same ``register``.
+    """
+    hook = getattr(pm.hook, hook_name)
+    owners = {_code_of(impl.function): impl.plugin_name for impl in hook.get_hookimpls()}
+
+    def register(*args: Any, **kwargs: Any) -> None:
+        add(_calling_plugin(owners), *args, **kwargs)
+
+    hook(register=register, **(extra(register) if extra else {}))
+
+
+def _code_of(function: Callable[..., Any]) -> CodeType | None:
+    return getattr(function, "__code__", None)
+
+
+def _calling_plugin(owners: dict[CodeType | None, str]) -> str:
+    frame = sys._getframe(2)
+    while frame is not None:
+        plugin = owners.get(frame.f_code)
+        if plugin is not None:
+            return plugin
+        frame = frame.f_back  # type: ignore[assignment]
+    return UNKNOWN_PLUGIN
+
+
+# -- component names -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One registered name."""
+    """One registered component name."""
 
     name: str
     kind: str
@@ -38,7 +82,7 @@ class Entry:
 
 @dataclass
 class Registry:
-    """All component names registered by the loaded plugins."""
+    """All component names registered by the loaded plugins, in one namespace."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
 
@@ -78,18 +122,161 @@ class Registry:
 
 
 def collect_registry(pm: pluggy.PluginManager) -> Registry:
-    """Call every collection hook, one plugin at a time, so conflicts can name the culprit."""
+    """The component names of every plugin in ``pm``."""
     registry = Registry()
     for kind, hook_name in KIND_HOOKS.items():
-        hook = getattr(pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            register = _register_for(registry, kind, impl.plugin_name)
-            impl.function(*[register for _ in impl.argnames])
+
+        def add(plugin: str, name: str, factory: Any, aliases: Iterable[str] = ()) -> None:
+            registry.add(kind, plugin, name, factory, aliases)  # noqa: B023 -- called at once
+
+        call_collection_hook(pm, hook_name, add)
     return registry
 
 
-def _register_for(registry: Registry, kind: str, plugin: str) -> Callable[..., None]:
-    def register(name: str, factory: Any, aliases: Iterable[str] = ()) -> None:
-        registry.add(kind, plugin, name, factory, aliases)
+# -- tasks and commands ----------------------------------------------------------------------
 
-    return register
+
+def collect_tasks(pm: pluggy.PluginManager) -> dict[str, Task]:
+    """Task name → task, each marked with the plugin that registered it."""
+    tasks: dict[str, Task] = {}
+
+    def add(plugin: str, task: Task) -> None:
+        if not isinstance(task, Task):
+            raise PluginConflictError(
+                f"plugin {plugin!r} registered {task!r}: register() takes a pld Task"
+            )
+        taken = tasks.get(task.name)
+        if taken is not None:
+            raise PluginConflictError(
+                f"task {task.name!r} is registered twice: by plugin {taken.plugin!r} "
+                f"and by plugin {plugin!r}"
+            )
+        tasks[task.name] = replace(task, plugin=plugin)
+
+    call_collection_hook(pm, "pld_register_tasks", add)
+    return tasks
+
+
+@dataclass(frozen=True)
+class Command:
+    """A ``pld`` sub-command and the plugin that added it."""
+
+    command: click.Command
+    plugin: str
+
+
+class _CollectingGroup(click.Group):
+    """The ``cli`` a ``pld_register_commands`` implementation receives: adding registers."""
+
+    def __init__(self, register: Callable[..., None]):
+        super().__init__("pld")
+        self._register = register
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        self._register(cmd, name)
+
+
+def collect_commands(pm: pluggy.PluginManager) -> dict[str, Command]:
+    """Command name → command; a name used twice (commands or tasks) names both plugins."""
+    commands: dict[str, Command] = {}
+
+    def add(plugin: str, command: click.Command, name: str | None = None) -> None:
+        label = name or command.name
+        if not label:
+            raise PluginConflictError(f"plugin {plugin!r} registered a command without a name")
+        taken = commands.get(label)
+        if taken is not None:
+            raise PluginConflictError(
+                f"command {label!r} is registered twice: by plugin {taken.plugin!r} "
+                f"and by plugin {plugin!r}"
+            )
+        commands[label] = Command(command, plugin)
+
+    def group(register: Callable[..., None]) -> dict[str, Any]:
+        return {"cli": _CollectingGroup(register)}
+
+    call_collection_hook(pm, "pld_register_commands", add, group)
+    return commands
+
+
+# -- HTTP routes and views -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """A plugin endpoint: ``view(request, app)`` answers ``methods`` on ``path``."""
+
+    path: str
+    view: Callable[..., Any]
+    methods: tuple[str, ...]
+    decorators: str | None
+    plugin: str
+    openapi: dict[str, Any] | None = None
+
+
+def collect_routes(pm: pluggy.PluginManager) -> list[Route]:
+    """Every plugin route; one path and method registered twice names both plugins."""
+    routes: dict[tuple[str, str], Route] = {}
+
+    def add(
+        plugin: str,
+        path: str,
+        view: Callable[..., Any],
+        methods: Iterable[str] = ("GET",),
+        decorators: str | None = None,
+        openapi: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise PluginConflictError(
+                f"plugin {plugin!r} registered route {path!r}: paths start with '/'"
+            )
+        route = Route(path, view, tuple(m.upper() for m in methods), decorators, plugin, openapi)
+        for method in route.methods:
+            taken = routes.get((path, method))
+            if taken is not None:
+                raise PluginConflictError(
+                    f"route {method} {path} is registered twice: by plugin "
+                    f"{taken.plugin!r} and by plugin {plugin!r}"
+                )
+            routes[(path, method)] = route
+
+    call_collection_hook(pm, "pld_register_routes", add)
+    return list({id(route): route for route in routes.values()}.values())
+
+
+@dataclass(frozen=True)
+class View:
+    """A view a config's ``url-rule`` mounts by name (``view_func: 'activate'``)."""
+
+    name: str
+    view: Callable[..., Any]
+    decorators: str | None
+    summary: str
+    plugin: str
+
+
+def collect_views(pm: pluggy.PluginManager) -> dict[str, View]:
+    """View name (and alias) → view; a name used twice names both plugins."""
+    views: dict[str, View] = {}
+
+    def add(
+        plugin: str,
+        name: str,
+        view: Callable[..., Any],
+        *,
+        aliases: Iterable[str] = (),
+        decorators: str | None = None,
+        summary: str = "",
+    ) -> None:
+        entry = View(name, view, decorators, summary, plugin)
+        for label in (name, *aliases):
+            taken = views.get(label)
+            if taken is not None:
+                raise PluginConflictError(
+                    f"view {label!r} is registered twice: by plugin {taken.plugin!r} "
+                    f"and by plugin {plugin!r}"
+                )
+            views[label] = entry
+
+    call_collection_hook(pm, "pld_register_views", add)
+    return views

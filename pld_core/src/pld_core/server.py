@@ -1,182 +1,143 @@
-"""The WSGI application on raw Werkzeug: routing, views, and JSON answers for everything.
+"""The server shell on raw Werkzeug: routing, decorator lists, and JSON answers for everything.
 
-``create_app(config)`` does all the work that can be done once — routes, decorated views,
-the model source, metadata templates — so a request only routes, predicts and serialises.
+:func:`create_app` does all the work that can be done once — the model source, one
+:class:`PredictPath` per predict service, the routes plugins register, the config's
+``url-rule`` entries, every view wrapped in its decorator list — so a request only routes,
+predicts and serialises. Views receive ``(request, app)``: the :class:`App` is their handle on
+the config, the model and the answers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-import psutil
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from pld_core import admin, openapi
 from pld_core.config import Config
 from pld_core.decorators import decorate
-from pld_core.errors import ConfigError
+from pld_core.envelope import error_response, json_response
+from pld_core.errors import ConfigError, PldError
+from pld_core.interfaces import PredictService
 from pld_core.jobs import run_job
 from pld_core.model_source import ModelSource
-from pld_core.routes import collect_routes
-from pld_core.store import process_store
-from pld_core.tasks import OptionError, Task, collect_tasks, task_names
+from pld_core.plugins import get_plugin_manager
+from pld_core.predict_path import PredictPath, predict_path
+from pld_core.process_state import process_store
+from pld_core.registry import View as NamedView
+from pld_core.registry import collect_routes, collect_tasks, collect_views
+from pld_core.tasks import OptionError, Task
 from pld_core.url_rules import UrlRule
 
 logger = logging.getLogger(__name__)
 
 View = Callable[[Request], Response]
-JSON_MIMETYPE = "application/json"
-OPENAPI_PATH = "/openapi.json"
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    """A JSON answer; non-JSON values (numpy scalars, datetimes) are turned into strings."""
-    return Response(json.dumps(body, default=_to_json), status=status, mimetype=JSON_MIMETYPE)
+@dataclass(frozen=True)
+class Endpoint:
+    """What answers one path, for ``/openapi.json`` and error messages.
+
+    :ivar owner: who added it: ``the predict service 'predict_service'``, ``plugin 'x'``...
+    :ivar operations: OpenAPI operations its owner gave (a predict service, a route), if any.
+    :ivar task: the task it starts, for a task endpoint.
+    :ivar errors: the error statuses it answers besides 400 and 500 (503: no model yet).
+    """
+
+    path: str
+    methods: tuple[str, ...]
+    owner: str
+    summary: str = ""
+    operations: dict[str, Any] | None = None
+    task: Task | None = None
+    errors: tuple[int, ...] = ()
 
 
-def _to_json(value: Any) -> Any:
-    item = getattr(value, "item", None)
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    return str(value)
+class App:
+    """The WSGI application serving one configuration; what every view receives as ``app``.
 
-
-class PldApp:
-    """A WSGI application serving one configuration."""
+    :ivar config: the loaded configuration.
+    :ivar service_metadata: the config's ``service_metadata``, part of every answer.
+    :ivar models: the :class:`~pld_core.ModelSource` of ``model_persister``: ``models.get()``
+        is the served model, ``models.reload()`` loads the active version again. It belongs to
+        this app: two apps in one process serve their own models.
+    :ivar predict_paths: config key → :class:`~pld_core.PredictPath` of each predict service.
+    :ivar tasks: the tasks plugins registered, by name.
+    :ivar endpoints: path → :class:`Endpoint`, in the order they were added.
+    :ivar state: anything a plugin keeps per app (built once, e.g. a document).
+    """
 
     def __init__(self, config: Config):
         self.config = config
-        self.service_metadata = dict(config.get("service_metadata") or {})
+        plugins = config.plugins if config.plugins is not None else get_plugin_manager()
+        self.service_metadata: dict[str, Any] = dict(config.get("service_metadata") or {})
         self.url_map = Map(strict_slashes=False)
         self.views: dict[str, View] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.state: dict[str, Any] = {}
         self.models = ModelSource(config)
-        self._process = psutil.Process()
-        self.api_paths: dict[str, dict[str, Any]] = {}  # OpenAPI operations by path
-        self._tasks: dict[str, Task] | None = None  # collected when a url-rule names a task
-        self._add_predict_services()
-        self._add("/alive", "alive", self.alive, ("GET",), "alive_decorators", _ALIVE_DOC)
-        self._add("/list", "list", self.list, ("GET",), "list_decorators", _LIST_DOC)
+        self.tasks: dict[str, Task] = collect_tasks(plugins)
+        self.predict_paths: dict[str, PredictPath] = {}
+        for key, service in config.items():
+            if isinstance(service, PredictService) and isinstance(service.entry_point, str):
+                self._add_predict_service(key, service)
+        named = collect_views(plugins)
         for rule in _url_rules(config.values()):
-            view, decorators, operations = self._builtin_view(rule)
-            self._add(rule.rule, rule.endpoint, view, rule.methods, decorators, operations)
-        if config.plugins is not None:
-            for route in collect_routes(config.plugins):
-                bound = _bind(route.view, self)
-                self._add(
-                    route.path,
-                    f"plugin:{route.plugin}:{route.path}",
-                    bound,
-                    route.methods,
-                    route.decorators,
-                    openapi.generic_operations(route.methods, f"Added by plugin {route.plugin}"),
-                )
-        self._add_openapi()
+            self._add_url_rule(rule, named)
+        for route in collect_routes(plugins):
+            info = Endpoint(
+                route.path, route.methods, f"plugin {route.plugin!r}", "", route.openapi
+            )
+            self.add(info, _bind(route.view, self), route.decorators)
 
     # -- building ----------------------------------------------------------------------------
 
-    def _add(
-        self,
-        path: str,
-        endpoint: str,
-        view: View,
-        methods: Iterable[str],
-        decorators: str | None,
-        operations: dict[str, Any] | None = None,
-    ) -> None:
-        if endpoint in self.views or any(r.rule == path for r in self.url_map.iter_rules()):
-            raise ConfigError(f"two endpoints want the path {path!r}")
-        methods = tuple(methods)
-        self.url_map.add(Rule(path, endpoint=endpoint, methods=list(methods)))
-        self.views[endpoint] = decorate(view, self.config, decorators) if decorators else view
-        self.api_paths[path] = operations or openapi.generic_operations(methods, endpoint)
-
-    def _add_openapi(self) -> None:
-        if any(rule.rule == OPENAPI_PATH for rule in self.url_map.iter_rules()):
-            logger.info("%s is taken by another endpoint; pld does not add its own", OPENAPI_PATH)
-            return
-        from pld_core import __version__
-
-        title = str(self.service_metadata.get("service_name") or "pld service")
-        version = str(self.service_metadata.get("service_version") or __version__)
-        self.api_paths[OPENAPI_PATH] = {
-            "get": {
-                "summary": "This description of the service",
-                "responses": {"200": openapi.json_response("The OpenAPI document.")},
-            }
-        }
-        body = json.dumps(openapi.document(title, version, self.api_paths), default=_to_json)
-
-        def describe(request: Request) -> Response:
-            return Response(body, mimetype=JSON_MIMETYPE)
-
-        self.url_map.add(Rule(OPENAPI_PATH, endpoint="openapi", methods=["GET"]))
-        self.views["openapi"] = decorate(describe, self.config, "openapi_decorators")
-
-    def _add_predict_services(self) -> None:
-        for key, value in self.config.items():
-            if not _is_predict_service(value):
-                continue
-            self._add(
-                value.entry_point,
-                f"predict:{key}",
-                self._predict_view(value),
-                ("GET", "POST"),
-                getattr(value, "decorator_list_name", "predict_decorators"),
-                openapi.with_errors(value.openapi_operations(), 400, 500, 503),
-            )
-
-    def _predict_view(self, service: Any) -> View:
-        get_model = self.models.get
-
-        def predict(request: Request) -> Response:
-            model = get_model()
-            if model is None:
-                return self.error(503, "no model is available to predict with")
-            answer = service(model, request)
-            if isinstance(answer, Response):
-                return answer
-            status, body = answer
-            return Response(body, status=status, mimetype=JSON_MIMETYPE)
-
-        return predict
-
-    def _builtin_view(self, rule: UrlRule) -> tuple[View, str | None, dict[str, Any]]:
-        builtin = {
-            "update-model-cache": (
-                self.update_model_cache,
-                "update_model_cache_decorators",
-                "Reload the served model in the background; answers the job id.",
-            ),
-            "activate": (
-                self.activate,
-                "activate_decorators",
-                "Activate the stored version given as model_version; answers the model list.",
-            ),
-        }
-        if not isinstance(rule.view, str):
-            operations = openapi.generic_operations(rule.methods, "A view from the config")
-            return _bind(rule.view, self), rule.decorators, operations
-        if rule.view in builtin:
-            view, decorators, summary = builtin[rule.view]
-            return view, decorators, openapi.generic_operations(rule.methods, summary)
-        if self._tasks is None:
-            self._tasks = collect_tasks(self.config.plugins)
-        task = self._tasks.get(rule.view)
-        if task is None:
+    def add(self, endpoint: Endpoint, view: View, decorators: str | None = None) -> None:
+        """Answer ``endpoint`` with ``view(request)``, wrapped in the decorator list named."""
+        taken = self.endpoints.get(endpoint.path)
+        if taken is not None:
             raise ConfigError(
-                f"url rule {rule.rule!r}: no view or task named {rule.view!r} "
-                f"(tasks: {task_names(self._tasks)}; views: 'update-model-cache', 'activate')"
+                f"two endpoints want the path {endpoint.path!r}: {taken.owner} and {endpoint.owner}"
             )
-        operations = openapi.task_operations(task, rule.methods)
-        return self.task_view(task), rule.decorators or task.http_decorators, operations
+        self.endpoints[endpoint.path] = endpoint
+        name = f"{len(self.endpoints)}:{endpoint.path}"
+        self.url_map.add(Rule(endpoint.path, endpoint=name, methods=list(endpoint.methods)))
+        self.views[name] = decorate(view, self.config, decorators) if decorators else view
+
+    def _add_predict_service(self, key: str, service: PredictService) -> None:
+        path = predict_path(self.config, key, self.models)
+        self.predict_paths[key] = path
+        info = Endpoint(
+            service.entry_point,
+            ("GET", "POST"),
+            f"the predict service {key!r}",
+            f"Predict with the service {key!r}",
+            service.openapi_operations(),
+            errors=(503,),
+        )
+        self.add(info, path.answer, service.decorator_list_name or "predict_decorators")
+
+    def _add_url_rule(self, rule: UrlRule, views: dict[str, NamedView]) -> None:
+        owner = f"url-rule {rule.rule!r}"
+        try:
+            found = rule.resolve(views, self.tasks)
+        except (LookupError, PldError) as exc:
+            raise ConfigError(str(exc.args[0] if exc.args else exc)) from None
+        if isinstance(found, Task):
+            info = Endpoint(rule.rule, rule.methods, owner, found.help, task=found)
+            self.add(info, self.task_view(found), rule.decorators or found.http_decorators)
+        elif isinstance(found, NamedView):
+            info = Endpoint(rule.rule, rule.methods, owner, found.summary or found.name)
+            self.add(info, _bind(found.view, self), rule.decorators or found.decorators)
+        elif callable(found):
+            info = Endpoint(rule.rule, rule.methods, owner, "A view from the config")
+            self.add(info, _bind(found, self), rule.decorators)
+        else:
+            raise ConfigError(f"url rule {rule.rule!r}: {rule.view!r} is not callable")
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -201,46 +162,13 @@ class PldApp:
 
     # -- answers -----------------------------------------------------------------------------
 
-    def metadata(self, **status: Any) -> dict[str, Any]:
-        return {**status, **self.service_metadata}
+    def json(self, body: Any, status: int = 200) -> Response:
+        """``body`` as a JSON answer."""
+        return json_response(body, status)
 
     def error(self, status: int, message: str, code: int = -1) -> Response:
-        """Palladium's error envelope with ``status``."""
-        body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
-        return json_response(body, status)
-
-    # -- views -------------------------------------------------------------------------------
-
-    def alive(self, request: Request) -> Response:
-        """Health: versions, memory, metadata, jobs; 503 while a required entry is missing."""
-        from pld_core import __version__
-
-        memory = self._process.memory_info()
-        body: dict[str, Any] = {
-            "pld_version": __version__,
-            "palladium_version": __version__,
-            "memory_usage": round(memory.rss / 2**20, 3),
-            "memory_usage_vms": round(memory.vms / 2**20, 3),
-            "service_metadata": self.service_metadata,
-            "process_metadata": process_store.get("process_metadata", {}),
-        }
-        status = 200
-        required = (self.config.get("alive") or {}).get("process_store_required") or ()
-        for name in required:
-            value = process_store.get(name)
-            if value is None:
-                body[name] = "N/A"
-                status = 503
-                continue
-            entry: dict[str, Any] = {"updated": process_store.mtime[name].isoformat()}
-            if hasattr(value, "__metadata__"):
-                entry["metadata"] = value.__metadata__
-            body[name] = entry
-        return json_response(body, status)
-
-    def list(self, request: Request) -> Response:
-        """The stored models and the persister's properties."""
-        return json_response(admin.list_models(self.config))
+        """Palladium's error envelope with this service's metadata and HTTP ``status``."""
+        return error_response(status, message, code, self.service_metadata)
 
     def task_view(self, task: Task) -> View:
         """Start ``task`` in the background with the request's options; answer the job id."""
@@ -248,7 +176,7 @@ class PldApp:
 
         def start(request: Request) -> Response:
             try:
-                options = task.options_from_request(_request_options(request))
+                options = task.options_from_request(request_options(request))
             except OptionError as exc:
                 return self.error(400, f"BadRequest: {exc}")
 
@@ -256,51 +184,12 @@ class PldApp:
                 return task.run(config, **options)
 
             _thread, job_id = run_job(process_store, task.name, job, params=options)
-            return json_response({"job_id": job_id})
+            return self.json({"job_id": job_id})
 
         return start
 
-    def update_model_cache(self, request: Request) -> Response:
-        """Reload the served model in the background; answer the job id at once."""
-        _thread, job_id = run_job(process_store, "update-model-cache", self.models.reload)
-        return json_response({"job_id": job_id})
 
-    def activate(self, request: Request) -> Response:
-        """Activate ``model_version`` (query or form); answer the model list."""
-        raw = request.values.get("model_version")
-        if raw is None:
-            return self.error(400, "BadRequest: missing parameter 'model_version'")
-        try:
-            version = int(raw)
-        except ValueError:
-            return self.error(400, f"BadRequest: model_version {raw!r} is not an integer")
-        try:
-            admin.activate(self.config, version)
-        except LookupError as exc:
-            return self.error(404, str(exc.args[0] if exc.args else exc))
-        return json_response(admin.list_models(self.config))
-
-
-_ALIVE_DOC = {
-    "get": {
-        "summary": "Health: versions, memory, the loaded model's metadata, background jobs",
-        "responses": {
-            "200": openapi.json_response("The service is ready."),
-            "503": openapi.json_response(
-                "An entry listed in alive.process_store_required is not loaded yet (e.g. no model)."
-            ),
-        },
-    }
-}
-_LIST_DOC = {
-    "get": {
-        "summary": "The stored model versions with their metadata, and the store's properties",
-        "responses": {"200": openapi.json_response("The models and properties.")},
-    }
-}
-
-
-def _request_options(request: Request) -> dict[str, Any]:
+def request_options(request: Request) -> dict[str, Any]:
     """Options from the query string plus the form or a JSON object body, each given once."""
     given: list[tuple[str, Any]] = list(request.args.items(multi=True))
     if request.is_json and request.get_data(cache=True):  # an empty body gives no options
@@ -318,14 +207,6 @@ def _request_options(request: Request) -> dict[str, Any]:
     return values
 
 
-def _is_predict_service(value: Any) -> bool:
-    from pld_core.interfaces import PredictService
-
-    return isinstance(value, PredictService) and isinstance(
-        getattr(value, "entry_point", None), str
-    )
-
-
 def _url_rules(values: Iterable[Any]) -> list[UrlRule]:
     found: list[UrlRule] = []
     for value in values:
@@ -336,13 +217,13 @@ def _url_rules(values: Iterable[Any]) -> list[UrlRule]:
     return found
 
 
-def _bind(view: Callable[..., Any], app: PldApp) -> View:
+def _bind(view: Callable[..., Any], app: App) -> View:
     def bound(request: Request) -> Response:
-        return view(request, app)
+        return view(request, app)  # type: ignore[no-any-return]
 
     return bound
 
 
-def create_app(config: Config) -> PldApp:
+def create_app(config: Config) -> App:
     """The WSGI application for ``config`` (load it without ``__mode__``: serving mode)."""
-    return PldApp(config)
+    return App(config)

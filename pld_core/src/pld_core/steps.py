@@ -1,17 +1,22 @@
-"""The four storage and data steps, each through its hook and its config decorator list.
+"""The steps every flow is made of, each through its hook and its config decorator list.
 
-Every command goes through these (and the server reads a model it keeps in memory through
-``read_model``), so a plugin's wrapper or a config decorator sees each load, fit, read and
-write. A caching persister's own scheduled reloads read from its inner store directly.
+Fit, test, grid search, export and serving all load data, fit, read and write models here, so a
+plugin's hook wrapper or a config decorator sees every one of them. Tasks registered by plugins
+(``fit``, ``grid-search``) run by name through :func:`run_task`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.errors import ConfigError
+from pld_core.registry import collect_tasks
+from pld_core.tasks import task_names
+
+Scorer = Callable[[Any, Any, Any], float]
 
 
 def _hooks(config: Config) -> Any:
@@ -26,7 +31,7 @@ def load_data(config: Config, key: str) -> tuple[Any, Any]:
     hooks = _hooks(config)
 
     def load(loader: Any) -> tuple[Any, Any]:
-        return hooks.pld_load_data(loader=loader)
+        return hooks.pld_load_data(loader=loader)  # type: ignore[no-any-return]
 
     result = decorate(load, config, "load_data_decorators")(loader)
     if not isinstance(result, tuple) or len(result) != 2:
@@ -56,6 +61,61 @@ def write_model(config: Config, model: Any, key: str = "model_persister") -> int
     hooks = _hooks(config)
 
     def write(persister: Any, model: Any) -> int:
-        return hooks.pld_write_model(persister=persister, model=model)
+        return hooks.pld_write_model(persister=persister, model=model)  # type: ignore[no-any-return]
 
     return int(decorate(write, config, "write_model_decorators")(persister, model))
+
+
+def scorers(config: Config, model: Any) -> dict[str, Scorer]:
+    """Name → scorer ``scorer(model, X, y)`` for this config and model.
+
+    ``scoring`` may be a scorer name, a callable, or a dict of name → either; each goes through
+    the ``pld_make_scorer`` hook. Without it, the model's own ``score`` method is used.
+    """
+    scoring = config.get("scoring")
+    if scoring is None:
+        if not callable(getattr(model, "score", None)):
+            raise config.error(
+                "the model has no 'score' method; add a 'scoring' entry to the configuration",
+                "scoring",
+            )
+        return {"score": _model_score}
+    if isinstance(scoring, dict):
+        return {
+            str(name): _scorer(config, value, f"scoring.{name}") for name, value in scoring.items()
+        }
+    name = scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "score")
+    return {name: _scorer(config, scoring, "scoring")}
+
+
+def _model_score(model: Any, X: Any, y: Any) -> float:
+    return float(model.score(X, y))
+
+
+def _scorer(config: Config, scoring: Any, key: str) -> Scorer:
+    scorer = _hooks(config).pld_make_scorer(scoring=scoring)
+    if scorer is None:
+        raise config.error(f"unknown scorer {scoring!r} (no installed plugin knows it)", key)
+    return scorer  # type: ignore[no-any-return]
+
+
+def run_task(config: Config, name: str, **options: Any) -> Any:
+    """Run the task ``name`` (``fit``, ``grid-search``...) with ``options``; return its result."""
+    if config.plugins is None:
+        raise ConfigError("this configuration was built without a plugin manager")
+    tasks = collect_tasks(config.plugins)
+    if name not in tasks:
+        raise ConfigError(f"no plugin registers the task {name!r} (tasks: {task_names(tasks)})")
+    return tasks[name].run(config, **options)
+
+
+def fit(config: Config, **options: Any) -> Any:
+    """``pld fit`` from Python: run the ``fit`` task (options as its keywords: ``persist``,
+    ``activate``, ``evaluate``, ``persist_if_better_than``) and return its ``FitResult``."""
+    return run_task(config, "fit", **options)
+
+
+def list_models(config: Config, key: str = "model_persister") -> dict[str, Any]:
+    """The stored versions (metadata, oldest first) and the store's properties."""
+    persister = config[key]
+    return {"models": persister.list_models(), "properties": persister.list_properties()}

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import pluggy
-
-from pld_core.errors import PldError, PluginConflictError
+from pld_core.errors import PldError
 
 _TRUE = frozenset({"1", "t", "true", "y", "yes", "on"})
 _FALSE = frozenset({"0", "f", "false", "n", "no", "off"})
@@ -158,33 +156,6 @@ class Task:
     def options_from_cli(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The options Click parsed, without those left unset."""
         return {o.name: values[o.name] for o in self.options if values.get(o.name) is not None}
-
-
-def collect_tasks(pm: pluggy.PluginManager | None) -> dict[str, Task]:
-    """Ask every plugin for its tasks, one plugin at a time so a clash names both plugins."""
-    if pm is None:
-        from pld_core.training import FIT_TASK
-
-        return {FIT_TASK.name: FIT_TASK}
-    tasks: dict[str, Task] = {}
-    for impl in pm.hook.pld_register_tasks.get_hookimpls():
-        plugin = impl.plugin_name
-
-        def register(task: Task, _plugin: str = plugin) -> None:
-            if not isinstance(task, Task):
-                raise PluginConflictError(
-                    f"plugin {_plugin!r} registered {task!r}: register() takes a pld Task"
-                )
-            taken = tasks.get(task.name)
-            if taken is not None:
-                raise PluginConflictError(
-                    f"task {task.name!r} is registered twice: by plugin {taken.plugin!r} "
-                    f"and by plugin {_plugin!r}"
-                )
-            tasks[task.name] = replace(task, plugin=_plugin)
-
-        impl.function(*[register for _ in impl.argnames])
-    return tasks
 
 
 def task_names(tasks: Iterable[str]) -> str:

@@ -1,7 +1,8 @@
-"""Config entries that switch on the optional endpoints ``/fit``, ``/update-model-cache``, etc.
+"""Config entries that mount an endpoint: ``/fit``, ``/update-model-cache``, a custom view.
 
-Palladium 1.2 configs do it with ``palladium.server.add_url_rule`` components; pld accepts
-them unchanged and offers the short name ``url-rule``::
+Palladium 1.2 configs do it with ``palladium.server.add_url_rule`` components; pld accepts them
+unchanged (the ``palladium`` default plugin registers the names ``url-rule`` and
+``palladium.server.add_url_rule`` for this class)::
 
     'flask_add_url_rules': [
         {'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']},
@@ -10,31 +11,26 @@ them unchanged and offers the short name ``url-rule``::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pld_core.factories import import_dotted
 
-#: View names pld provides, with their Palladium 1.2 spellings.
-BUILTIN_VIEWS = {
-    "fit": "fit",
-    "update-model-cache": "update-model-cache",
-    "activate": "activate",
-    "palladium.server.fit": "fit",
-    "palladium.server.update_model_cache": "update-model-cache",
-    "palladium.server.activate": "activate",
-}
+_PALLADIUM_VIEWS = "palladium.server."
 
 
 class UrlRule:
-    """An extra endpoint: ``rule`` answered by a built-in view or ``view(request, app)``.
+    """An extra endpoint: ``rule`` answered by a registered view, a task, or a callable.
 
     :param rule: the URL path, e.g. ``/fit``.
-    :param view_func: ``update-model-cache``, ``activate``, the name of a task (``fit``,
-        ``grid-search``: started as a background job with the task's options), Palladium's
-        names for these, a dotted path to a view, or a view callable.
+    :param view_func: the name of a view a plugin registered (``update-model-cache``,
+        ``activate``), the name of a task (``fit``, ``grid-search``: started as a background
+        job with the task's options), Palladium's names for these
+        (``palladium.server.update_model_cache``), a dotted path to a view, or a callable
+        ``view(request, app)``. Names are looked up when the app is built.
     :param methods: the HTTP methods answered.
-    :param decorators: for a custom view, the config decorator list that wraps it.
+    :param decorators: the config decorator list that wraps the view (default: the view's or
+        task's own).
     :param endpoint: ignored; accepted so Palladium's ``add_url_rule`` entries load.
     """
 
@@ -53,13 +49,31 @@ class UrlRule:
         self.decorators = decorators
         self.endpoint = f"rule:{rule}"
         self.view: str | Callable[..., Any]
-        if isinstance(view_func, str) and view_func in BUILTIN_VIEWS:
-            self.view = BUILTIN_VIEWS[view_func]
-        elif isinstance(view_func, str) and "." not in view_func:
-            self.view = view_func  # a task's name, e.g. 'grid-search'; the server looks it up
-        elif isinstance(view_func, str):
-            self.view = import_dotted(view_func)
+        if isinstance(view_func, str) and view_func.startswith(_PALLADIUM_VIEWS):
+            # Palladium's view functions: palladium.server.update_model_cache → update-model-cache
+            self.view = view_func.removeprefix(_PALLADIUM_VIEWS).replace("_", "-")
+        elif isinstance(view_func, str) or callable(view_func):
+            self.view = view_func  # a name is looked up when the app is built
         else:
-            self.view = view_func
-        if not isinstance(self.view, str) and not callable(self.view):
             raise ValueError(f"view_func {view_func!r} is not callable")
+
+    def resolve(self, views: Mapping[str, Any], tasks: Mapping[str, Any]) -> Any:
+        """The view callable, registered view or task ``view_func`` names, in that order.
+
+        :raises LookupError: nothing has the name; the message says what exists.
+        """
+        if not isinstance(self.view, str):
+            return self.view
+        for found in (views.get(self.view), tasks.get(self.view)):
+            if found is not None:
+                return found
+        if "." in self.view or ":" in self.view:
+            return import_dotted(self.view)
+        raise LookupError(
+            f"url rule {self.rule!r}: no view or task named {self.view!r} "
+            f"(tasks: {_names(tasks)}; views: {_names(views)})"
+        )
+
+
+def _names(found: Mapping[str, Any]) -> str:
+    return ", ".join(repr(name) for name in sorted(found)) or "none"

@@ -97,7 +97,7 @@ def _import_juliacall() -> ModuleType:
             f"{AUTO_INSTALL_VARIABLE}=yes to let juliacall download Julia."
         )
     try:
-        import juliacall  # type: ignore[import-untyped]
+        import juliacall
     except Exception as exc:  # juliacall reports Julia start-up failures as plain exceptions
         raise JuliaUnavailableError(
             f"{PREFIX}juliacall could not start Julia ({_one_line(exc)}). {INSTALL_HINT}"

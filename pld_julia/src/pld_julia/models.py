@@ -11,12 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import (  # type: ignore[import-untyped]
-    BaseEstimator,
-    ClassifierMixin,
-    RegressorMixin,
-)
-from sklearn.preprocessing import LabelEncoder  # type: ignore[import-untyped]
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
 
 from pld_core import PldError
 from pld_julia.bridge import JuliaSession, get_session
@@ -24,7 +20,7 @@ from pld_julia.bridge import JuliaSession, get_session
 __all__ = ["ClassificationModel", "JuliaModel", "RegressionModel"]
 
 
-class JuliaModel(BaseEstimator):  # type: ignore[misc]
+class JuliaModel(BaseEstimator):
     """Fit and predict with two Julia functions named by their dotted names.
 
     :param fit_func: dotted Julia name (``'SVM.svm'``) called as ``fit_func(X, y; fit_kwargs...)``.
@@ -151,7 +147,7 @@ class JuliaModel(BaseEstimator):  # type: ignore[misc]
             self._fitted = self._session().deserialize(data)
 
 
-class ClassificationModel(ClassifierMixin, JuliaModel):  # type: ignore[misc]
+class ClassificationModel(ClassifierMixin, JuliaModel):
     """A Julia classifier; ``score`` is the accuracy. Palladium: ``palladium.julia``."""
 
     def fit(self, X: Any, y: Any) -> ClassificationModel:
@@ -161,7 +157,7 @@ class ClassificationModel(ClassifierMixin, JuliaModel):  # type: ignore[misc]
         return self
 
 
-class RegressionModel(RegressorMixin, JuliaModel):  # type: ignore[misc]
+class RegressionModel(RegressorMixin, JuliaModel):
     """A Julia regressor; ``score`` is R² (``r2_score(y_true, y_pred)``)."""
 
 

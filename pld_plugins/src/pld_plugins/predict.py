@@ -1,7 +1,10 @@
-"""The default predict service: request data → samples → model → Palladium's JSON envelope.
+"""Palladium's predict service: records → a row of typed values per sample, by a ``mapping``.
 
-Everything that can be decided once (converters per field, the metadata template) is decided
-in ``__init__``, so a request only parses, predicts and serialises.
+The service is the part of a prediction that varies: turning records into the model's input
+(:meth:`PredictService.model_input`). pld's one predict path (``pld_core.PredictPath``) does the
+rest — the model, the ``pld_predict`` hook, the answer — for HTTP, ``pld stream`` and
+``pld predict`` alike. Everything that can be decided once (converters per field, the fast
+path for all-number samples) is decided in ``__init__``.
 """
 
 from __future__ import annotations
@@ -12,10 +15,9 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-import orjson
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
-from pld_core import PredictError, hookimpl
+from pld_core import InputError, PredictPath, hookimpl
 from pld_core import PredictService as PredictServiceInterface
 
 logger = logging.getLogger(__name__)
@@ -66,8 +68,8 @@ _JSON_NUMBERS = {float, int}
 _JSON_TYPES = {"float": "number", "int": "integer", "str": "string", "bool": "boolean"}
 
 
-class BadRequest(ValueError):
-    """The client's input is wrong: the service answers 400 with this message."""
+class BadRequest(InputError):
+    """The client's input is wrong (Palladium's name): answered 400 with this message."""
 
 
 class PredictService(PredictServiceInterface):
@@ -102,30 +104,15 @@ class PredictService(PredictServiceInterface):
         self.entry_point = entry_point
         self.decorator_list_name = decorator_list_name
         self.predict_proba = predict_proba
+        self.method = "predict_proba" if predict_proba else "predict"
         self.unwrap_sample = unwrap_sample
         self.service_metadata = dict(service_metadata or {})
-        self._predict_hook: Any = None
         numeric = all(type_name in ("float", "int") for _, type_name in self.mapping)
         self._dtype: Any = float if numeric and not unwrap_sample else object
         own_parsing = type(self).sample_from_data is not PredictService.sample_from_data
         all_float = all(type_name == "float" for _, type_name in self.mapping)
         fast = all_float and not unwrap_sample and not own_parsing and len(self.mapping) > 1
         self._fast_getter = itemgetter(*(name for name, _ in self.mapping)) if fast else None
-        self._ok_metadata = self.metadata(status="OK", error_code=0)
-        self._checked: tuple[Any, str | None] = (None, None)  # (model, what is wrong with it)
-
-    def initialize_component(self, config: Mapping[str, Any]) -> None:
-        """Take the config's ``service_metadata`` and the ``pld_predict`` hook, once."""
-        if not self.service_metadata:
-            self.service_metadata = dict(config.get("service_metadata") or {})
-            self._ok_metadata = self.metadata(status="OK", error_code=0)
-        plugins = getattr(config, "plugins", None)
-        if plugins is not None:
-            hook = plugins.hook.pld_predict
-            # Only pld-core's plain default answers? Then call the model directly: the hook
-            # machinery would cost every request and change nothing.
-            if any(impl.plugin_name != "pld_core.builtins" for impl in hook.get_hookimpls()):
-                self._predict_hook = hook
 
     # -- the model's input ------------------------------------------------------------------
 
@@ -186,35 +173,24 @@ class PredictService(PredictServiceInterface):
                 params[name] = getattr(model, name)
         return params
 
-    def predict(self, model: Any, X: Any, **params: Any) -> Any:
-        """Call the model's ``predict`` (or ``predict_proba``) through the ``pld_predict`` hook."""
-        method = "predict_proba" if self.predict_proba else "predict"
-        if self._predict_hook is None:
-            return getattr(model, method)(X, **params)
-        return self._predict_hook(model=model, X=X, method=method, params=params)
+    def model_input(
+        self, model: Any, records: list[Any], query: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]]:
+        """One row of typed values per record (mapping order), and ``params`` from the query.
 
-    def predict_records(self, model: Any, records: Any, query: Mapping[str, Any]) -> Any:
-        """The shared predict path: records (a list of objects) → predictions, one per record.
-
-        HTTP and ``pld stream`` both call this, so validation and errors are the same.
-        :raises BadRequest: the input does not match the mapping.
+        :raises BadRequest: a record is not an object, lacks a field, or has a bad value.
         """
         import numpy
 
-        checked, problem = self._checked
-        if model is not checked:  # once per model: a reload brings a new object
-            problem = self.check_model(model)
-            self._checked = (model, problem)
-        if problem is not None:
-            raise PredictError(problem)
-        if not isinstance(records, list) or not records:
-            raise BadRequest("the body must be a non-empty JSON list of objects")
         X = self._fast_rows(records) if self._fast_getter is not None else None
         if X is None:
             rows = [self.sample_from_data(model, record) for record in records]
             X = numpy.array(rows, dtype=self._dtype)
-        params = self.params_from_data(model, query)
-        return self.predict(model, X, **params)
+        return X, self.params_from_data(model, query)
+
+    def predict_records(self, model: Any, records: Any, query: Mapping[str, Any]) -> Any:
+        """What ``model`` answers for ``records``, on pld's predict path (without a server)."""
+        return PredictPath(self, lambda: model).predictions(records, query)
 
     def _fast_rows(self, records: list[Any]) -> Any:
         """All-numeric JSON records straight into an array; ``None`` sends them the slow way.
@@ -292,48 +268,9 @@ class PredictService(PredictServiceInterface):
 
     # -- answering ---------------------------------------------------------------------------
 
-    def metadata(self, **status: Any) -> dict[str, Any]:
-        """The envelope's ``metadata``: status fields, then the service metadata."""
-        return {**status, **self.service_metadata}
-
-    def response_from_prediction(self, y_pred: Any, single: bool = True) -> Response:
-        """200 with ``result`` (a scalar for one sample, else a list)."""
-        result = y_pred.tolist() if hasattr(y_pred, "tolist") else list(y_pred)
-        body = {"result": result[0] if single else result, "metadata": self._ok_metadata}
-        return Response(orjson.dumps(body), status=200, mimetype="application/json")
-
-    def response_from_exception(self, exc: BaseException) -> Response:
-        """400 for bad input, 500 (with a model's own code for PredictError) otherwise."""
-        if isinstance(exc, BadRequest):
-            status, code, message = 400, -1, f"BadRequest: {exc}"
-        elif isinstance(exc, PredictError):
-            status, code, message = 500, exc.error_code, exc.error_message
-        else:
-            logger.exception("prediction failed")
-            status, code, message = 500, -1, f"{type(exc).__name__}: {exc}"
-        body = {"metadata": self.metadata(status="ERROR", error_code=code, error_message=message)}
-        return Response(orjson.dumps(body), status=status, mimetype="application/json")
-
-    def __call__(self, model: Any, request: Any) -> Response:
-        """Answer an HTTP request: GET query parameters (one sample) or a POST JSON list."""
-        try:
-            if request.method == "GET":
-                single, records = True, [request.args]
-            else:
-                single, records = False, _json_body(request)
-            y_pred = self.predict_records(model, records, request.args)
-            return self.response_from_prediction(y_pred, single)
-        except Exception as exc:
-            return self.response_from_exception(exc)
-
-
-def _json_body(request: Any) -> Any:
-    if request.mimetype != "application/json":
-        raise BadRequest(f"the body must be application/json, not {request.mimetype or 'empty'}")
-    try:
-        return orjson.loads(request.get_data())
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    def __call__(self, model: Any, request: Request) -> Response:
+        """Answer one HTTP request with ``model`` (Palladium's call), on pld's predict path."""
+        return PredictPath(self, lambda: model).answer(request)
 
 
 def _converters(

@@ -16,4 +16,5 @@ def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
 
     if scoring not in get_scorer_names():
         return None
-    return get_scorer(scoring)
+    scorer: Callable[[Any, Any, Any], float] = get_scorer(scoring)
+    return scorer

@@ -182,7 +182,7 @@ def numeric_frame(array: Any, names: list[str]) -> Any:
     with rcontext():  # R allocates here: under the lock, like every other call into R
         columns = [
             rinterface.FloatSexpVector.from_memoryview(
-                memoryview(numpy.ascontiguousarray(array[:, j], dtype=float))
+                numpy.ascontiguousarray(array[:, j], dtype=float).data
             )
             for j in range(array.shape[1])
         ]

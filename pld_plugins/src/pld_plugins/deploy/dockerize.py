@@ -15,9 +15,11 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,6 +39,10 @@ _NAME = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+# pld_core exports its CLI helpers through a lazy module __getattr__, so a type checker sees
+# them as Any; this gives the decorator the signature of pld_core's common_options.
+_common_options: Callable[[Callable[..., Any]], Callable[..., Any]] = common_options
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ def _check_image(kind: str, image: str, digest_ok: bool = False) -> None:
 
 
 @click.command("dockerize")
-@common_options
+@_common_options
 @click.argument("app_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("base_image")
 @click.argument("image_name")

@@ -18,7 +18,7 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from pld_core import ModelPersister, ProcessStore, decorate, process_store
+from pld_core import CachingModelPersister, ModelPersister, ProcessStore, decorate, process_store
 from pld_plugins.persistence._common import as_version
 from pld_plugins.persistence.schedule import RruleThread, make_rrule
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_KEY = "model_persister"
 
 
-class CachedUpdatePersister(ModelPersister):
+class CachedUpdatePersister(CachingModelPersister):
     """Wrap ``impl``; in serving mode ``read()`` answers from the in-memory cache.
 
     :param impl: the persister that stores the models.
@@ -90,6 +90,10 @@ class CachedUpdatePersister(ModelPersister):
             self.thread = None
 
     # -- the cache -----------------------------------------------------------------------
+
+    def cached_model(self) -> Any:
+        """The model in the cache (``process_store[cache_key]``), or ``None``."""
+        return _store().get(self.cache_key)
 
     def update_cache(self, version: int | None = None) -> Any:
         """Reload the active model (or ``version``) into the cache.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from pld_core import PldError
 from pld_plugins.persistence.filelike import FileLike
@@ -39,7 +39,8 @@ class HttpFiles:
 
             session = requests.Session()
             if self.auth is not None:
-                session.auth = self.auth  # a (user, password) pair is HTTP Basic Auth
+                # a (user, password) pair is HTTP Basic Auth
+                session.auth = cast(tuple[str, str], self.auth)
             self._session = session
         return self._session
 

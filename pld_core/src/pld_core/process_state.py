@@ -1,7 +1,8 @@
-"""A per-process store for what serving keeps in memory: the cached model, loaded data, jobs.
+"""Palladium's ``process_store``: what components keep in memory for the whole process.
 
-``process_store`` is the one instance; each entry remembers when it was last set, which
-``/alive`` reports.
+Caching components (the ``cached-update`` persister, the ``scheduled`` dataset loader) and the
+background jobs keep their state here, as in Palladium; each entry remembers when it was last
+set, which ``/alive`` reports. The model an app serves is not kept here: it belongs to the app.
 """
 
 from __future__ import annotations

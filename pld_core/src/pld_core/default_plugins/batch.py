@@ -1,8 +1,8 @@
-"""``pld predict``: predictions for a file of samples, through the same predict path as HTTP.
+"""``pld predict``: predictions for a file of samples, through the one predict path.
 
 Samples come as CSV (a header row names the fields), JSON lines (one object per line) or a
-JSON list of objects, and are predicted in batches by the predict service's
-``predict_records``, the function ``/predict`` and ``pld stream`` call. Each output record is
+JSON list of objects, and are predicted in batches by the same :class:`~pld_core.PredictPath`
+``/predict`` and ``pld stream`` use, so a bad sample gets the same message. Each output record is
 the input record plus its ``prediction``. A batch with a bad sample is retried sample by
 sample, so one bad row costs only itself: it gets an ``error`` instead of a prediction, and the
 command reports it and exits non-zero once every good row is written.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import sys
 import tempfile
@@ -21,14 +20,35 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
+import click
+
+from pld_core import (
+    ModelSource,
+    PldError,
+    PredictPath,
+    command_config,
+    common_options,
+    decode,
+    encode_text,
+    error_text,
+    hookimpl,
+    predict_path,
+)
+
 FORMATS = ("csv", "jsonl", "json")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 PREDICTION = "prediction"
 ERROR = "error"
 
 
-class BatchInputError(ValueError):
+#: Bad rows ``pld predict`` names on stderr; all of them are in its output.
+SHOWN_ROW_ERRORS = 20
+
+
+class BatchInputError(PldError):
     """The input file as a whole cannot be read (not one bad row: those are reported)."""
+
+    exit_code = 2
 
 
 def format_of(path: str, given: str | None) -> str:
@@ -65,13 +85,15 @@ def read_rows(stream: IO[str], fmt: str) -> Iterator[Row]:
                 continue
             number += 1
             try:
-                yield Row(number, json.loads(line))
-            except json.JSONDecodeError as exc:
-                yield Row(number, line.rstrip("\n"), f"not valid JSON: {exc}")
+                yield Row(number, decode(line))
+            except ValueError as exc:
+                yield Row(
+                    number, line.rstrip("\n"), f"BadRequest: the line is not valid JSON: {exc}"
+                )
     elif fmt == "json":
         try:
-            records = json.load(stream)
-        except json.JSONDecodeError as exc:
+            records = decode(stream.read())
+        except ValueError as exc:
             raise BatchInputError(f"the input is not valid JSON: {exc}") from None
         if not isinstance(records, list):
             raise BatchInputError("a JSON input must hold one list of objects")
@@ -91,16 +113,10 @@ class BatchReport:
 
 
 class BatchPredictor:
-    """Predicts rows in batches with ``predict_records`` and names the bad ones."""
+    """Predicts rows in batches on a predict path and names the bad ones."""
 
-    def __init__(
-        self,
-        predict_records: Callable[..., Any],
-        model: Any,
-        batch_size: int = 1000,
-    ):
-        self.predict_records = predict_records
-        self.model = model
+    def __init__(self, path: PredictPath, batch_size: int = 1000):
+        self.path = path
         self.batch_size = batch_size
 
     def predictions(self, rows: Iterable[Row], report: BatchReport) -> Iterator[tuple[Row, Any]]:
@@ -120,7 +136,7 @@ class BatchPredictor:
                 try:
                     predicted[id(row)] = self._predict([row])[0]
                 except Exception as exc:
-                    row.error = f"{type(exc).__name__}: {exc}"
+                    row.error = error_text(exc)
         for row in batch:
             if row.error is not None:
                 report.errors.append((row.number, row.error))
@@ -132,8 +148,7 @@ class BatchPredictor:
     def _predict(self, rows: list[Row]) -> list[Any]:
         if not rows:
             return []
-        result = self.predict_records(self.model, [row.record for row in rows], {})
-        values = result.tolist() if hasattr(result, "tolist") else list(result)
+        values = self.path.predict([row.record for row in rows])
         if len(values) != len(rows):
             raise ValueError(f"the model gave {len(values)} predictions for {len(rows)} samples")
         return values
@@ -194,7 +209,7 @@ class JsonLinesWriter:
         self.stream = stream
 
     def write(self, record: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self.stream.write(encode_text(record) + "\n")
 
     def close(self) -> None:
         return None
@@ -209,7 +224,7 @@ class JsonListWriter:
 
     def write(self, record: dict[str, Any]) -> None:
         self.stream.write("[\n" if self.first else ",\n")
-        self.stream.write(json.dumps(record, separators=(",", ":"), default=str))
+        self.stream.write(encode_text(record))
         self.first = False
 
     def close(self) -> None:
@@ -263,8 +278,7 @@ def open_input(path: str) -> Iterator[IO[str]]:
 
 
 def run_batch(
-    predict_records: Callable[..., Any],
-    model: Any,
+    path: PredictPath,
     source: str,
     target: str,
     *,
@@ -273,13 +287,13 @@ def run_batch(
     batch_size: int = 1000,
     keep_input: bool = True,
 ) -> BatchReport:
-    """Predict every sample of ``source`` and write the results to ``target``."""
+    """Predict every sample of ``source`` on ``path`` and write the results to ``target``."""
     in_fmt = format_of(source, input_format) if source != "-" or input_format else "jsonl"
     out_fmt = output_format or (format_of(target, None) if target != "-" else in_fmt)
     if out_fmt not in FORMATS:
         raise BatchInputError(f"unknown format {out_fmt!r} (known: {', '.join(FORMATS)})")
-    labels = _class_labels(model)
-    predictor = BatchPredictor(predict_records, model, batch_size)
+    labels = _class_labels(path.model())
+    predictor = BatchPredictor(path, batch_size)
     report = BatchReport()
     with open_input(source) as stream, open_output(target) as out:
         writer = make_writer(out, out_fmt, labels)
@@ -292,3 +306,104 @@ def run_batch(
 def _class_labels(model: Any) -> list[str] | None:
     classes = getattr(model, "classes_", None)
     return None if classes is None else [str(label) for label in list(classes)]
+
+
+@click.command("predict")
+@common_options
+@click.option(
+    "--input",
+    "-i",
+    "source",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Samples: CSV with a header row, JSON lines (one object each) or a JSON list. "
+    "'-' reads stdin.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "target",
+    default="-",
+    show_default=True,
+    metavar="FILE",
+    help="Where to write the input records with their predictions; '-' is stdout.",
+)
+@click.option(
+    "--format",
+    "input_format",
+    type=click.Choice(FORMATS),
+    help="The input format. Default: from the file's extension; jsonl for stdin.",
+)
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMATS),
+    help="The output format. Default: from the file's extension, else the input's.",
+)
+@click.option(
+    "--service",
+    default="predict_service",
+    show_default=True,
+    help="The config entry of the predict service to use.",
+)
+@click.option(
+    "--model-version",
+    type=int,
+    metavar="VERSION",
+    help="The stored version to predict with. Default: the active one.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Samples predicted per call to the model.",
+)
+@click.option(
+    "--predictions-only", is_flag=True, help="Write only the predictions, not the input fields."
+)
+def predict_command(
+    source: str,
+    target: str,
+    input_format: str | None,
+    output_format: str | None,
+    service: str,
+    model_version: int | None,
+    batch_size: int,
+    predictions_only: bool,
+) -> None:
+    """Predict a file of samples in batches, through the same path as /predict.
+
+    Each output record is the input record plus "prediction"; a sample that cannot be
+    predicted gets an "error" instead, is reported on stderr, and makes the exit status 1
+    once all the others are written.
+    """
+    config = command_config(mode=None)
+    path = predict_path(config, service, ModelSource(config, version=model_version))
+    report = run_batch(
+        path,
+        source,
+        target,
+        input_format=input_format,
+        output_format=output_format,
+        batch_size=batch_size,
+        keep_input=not predictions_only,
+    )
+    for number, message in report.errors[:SHOWN_ROW_ERRORS]:
+        click.echo(f"row {number}: {message}", err=True)
+    if len(report.errors) > SHOWN_ROW_ERRORS:
+        hidden = len(report.errors) - SHOWN_ROW_ERRORS
+        click.echo(
+            f"... and {hidden} more rows with errors (see the output's error field)", err=True
+        )
+    summary = f"Predicted {report.predicted} of {report.rows} rows"
+    if target != "-":
+        summary += f" into {target}"
+    if report.errors:
+        raise PldError(f"{summary}; {len(report.errors)} could not be predicted.")
+    click.echo(summary + ".", err=True)
+
+
+@hookimpl
+def pld_register_commands(register: Callable[..., None]) -> None:
+    register(predict_command)

@@ -1,20 +1,33 @@
-"""``pld fit``: load the training data, fit the model, evaluate, persist and activate."""
+"""Training and testing: the ``fit`` and ``test`` tasks (``pld fit``, ``pld test``; ``/fit``).
+
+``fit`` loads the training data, fits the model, evaluates, persists and activates; ``test``
+scores a stored version on the test data. Both go through the hooked steps of the public API
+(``load_data``, ``fit_model``, ``read_model``, ``write_model``, ``scorers``).
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pld_core import steps
-from pld_core.config import Config
-from pld_core.decorators import decorate
-from pld_core.interfaces import annotate
-from pld_core.metadata import training_metadata
-from pld_core.scoring import scorers
-from pld_core.tasks import Option, Task
-from pld_core.timing import timer
+from pld_core import (
+    Config,
+    Option,
+    Task,
+    annotate,
+    decorate,
+    fit_model,
+    hookimpl,
+    load_data,
+    read_model,
+    scorers,
+    timer,
+    training_metadata,
+    write_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +99,9 @@ def _fit(
         config["model_persister"]  # fail on a missing persister before the long fit
 
     with timer(logger, "Loading data"):
-        X, y = steps.load_data(config, "dataset_loader_train")
+        X, y = load_data(config, "dataset_loader_train")
     with timer(logger, "Fitting model"):
-        model = steps.fit_model(config, model, X, y)
+        model = fit_model(config, model, X, y)
     annotate(model, training_metadata(model, X, config["dataset_loader_train"]))
 
     result = FitResult(model=model)
@@ -99,7 +112,7 @@ def _fit(
     gc.collect()
     if evaluate and "dataset_loader_test" in config:
         with timer(logger, "Loading test data"):
-            X_test, y_test = steps.load_data(config, "dataset_loader_test")
+            X_test, y_test = load_data(config, "dataset_loader_test")
         test_scores = {
             name: float(scorer(model, X_test, y_test)) for name, scorer in chosen.items()
         }
@@ -116,7 +129,7 @@ def _fit(
             logger.info(result.skipped_reason)
             return result
     with timer(logger, "Writing model"):
-        result.version = steps.write_model(config, model)
+        result.version = write_model(config, model)
     if activate:
         config["model_persister"].activate(result.version)
         result.activated = True
@@ -180,3 +193,58 @@ FIT_TASK = Task(
     report=report,
     http_decorators="server_fit_decorators",
 )
+
+
+@dataclass
+class TestResult:
+    """The version tested and its scores by scorer name."""
+
+    __test__ = False  # not a pytest test class
+
+    version: Any
+    scores: dict[str, float]
+
+
+def test(config: Config, model_version: int | None = None) -> TestResult:
+    """Score ``model_version`` (the active model when ``None``) on ``dataset_loader_test``."""
+    with timer(logger, "Loading test data"):
+        X, y = load_data(config, "dataset_loader_test")
+    with timer(logger, "Reading model"):
+        model = read_model(config, model_version)
+    version = (getattr(model, "__metadata__", None) or {}).get("version", model_version)
+    logger.info("Loaded model version %s", version)
+    chosen = scorers(config, model)
+    with timer(logger, "Scoring"):
+        scores = {name: float(scorer(model, X, y)) for name, scorer in chosen.items()}
+    return TestResult(version=version, scores=scores)
+
+
+def test_report(result: TestResult, options: dict[str, Any], echo: Any) -> None:
+    """What ``pld test`` prints: the version, then each score."""
+    echo(f"Model version {result.version}:")
+    for name, value in result.scores.items():
+        echo(f"  {name}: {value:.6f}")
+
+
+#: ``pld test`` (and an endpoint, if a ``url-rule`` names it).
+TEST_TASK = Task(
+    name="test",
+    run=test,
+    help="Score a stored model on dataset_loader_test.",
+    options=(
+        Option(
+            "model_version",
+            kind=int,
+            metavar="VERSION",
+            help="The version to test. Default: the active one.",
+        ),
+    ),
+    report=test_report,
+    http_decorators="server_test_decorators",
+)
+
+
+@hookimpl
+def pld_register_tasks(register: Callable[..., None]) -> None:
+    register(FIT_TASK)
+    register(TEST_TASK)

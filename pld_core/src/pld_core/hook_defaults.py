@@ -1,6 +1,7 @@
-"""The core's own plain implementations of the call-through hooks.
+"""The plain implementations of the call-through hooks: what pld does when no plugin says else.
 
-Registered by every plugin manager with ``trylast``, so any plugin can wrap or replace them.
+Always registered (as ``pld_core.hook_defaults``, ``trylast``), never disabled: any plugin can
+wrap them with ``@hookimpl(wrapper=True)`` or answer before them.
 """
 
 from __future__ import annotations
@@ -8,23 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pld_core.factories import partial
 from pld_core.hookspecs import hookimpl
 from pld_core.interfaces import DatasetLoader, ModelPersister
-from pld_core.url_rules import UrlRule
 
-
-@hookimpl
-def pld_register_components(register: Callable[..., None]) -> None:
-    register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
-    register("partial", partial, aliases=["palladium.util.Partial"])
-
-
-@hookimpl
-def pld_register_tasks(register: Callable[..., None]) -> None:
-    from pld_core.training import FIT_TASK
-
-    register(FIT_TASK)
+PLUGIN_NAME = "pld_core.hook_defaults"
 
 
 @hookimpl(trylast=True)

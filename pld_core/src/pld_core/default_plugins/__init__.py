@@ -1,0 +1,17 @@
+"""pld's own features, each a plugin like any other (see ``pld plugins``).
+
+Each module registers through the same hooks a third-party plugin uses and imports only
+``pld_core``'s public API (an import-linter contract checks it), so anything pld does, a plugin
+can do, replace or switch off: ``PLD_DISABLE_PLUGINS=pld_core.default_plugins.stream``.
+
+- ``training``: the ``fit`` task (``pld fit``, ``/fit``) and ``pld test``
+- ``store_admin``: ``pld list``, ``pld admin activate|delete``, ``pld upgrade``, ``pld export``
+- ``serving``: ``pld serve`` (alias ``devserver``)
+- ``stream``: ``pld stream``
+- ``batch``: ``pld predict``
+- ``status``: ``/alive`` and ``/list``
+- ``endpoints``: the views a config mounts with ``url-rule``: ``update-model-cache``, ``activate``
+- ``openapi``: ``/openapi.json``
+- ``palladium``: the ``url-rule`` and ``partial`` components and the ``pld-fit``... scripts
+- ``info``: ``pld version`` and ``pld plugins``
+"""

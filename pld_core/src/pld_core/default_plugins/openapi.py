@@ -1,0 +1,165 @@
+"""``GET /openapi.json``: an OpenAPI 3.1 description of the service, built once per app.
+
+Every endpoint the app answers is described: predict services and plugin routes with the
+operations they give, task endpoints with their options (the same declarations the CLI uses),
+everything else by its methods, all with the error envelope. Clients, API gateways and
+contract testers such as schemathesis read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from pld_core import JSON_MIMETYPE, App, Endpoint, Option, Task, __version__, encode, hookimpl
+
+OPENAPI_VERSION = "3.1.0"
+PATH = "/openapi.json"
+
+#: Palladium's error envelope, shared by every endpoint.
+ERROR_ENVELOPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["metadata"],
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "required": ["status", "error_code", "error_message"],
+            "properties": {
+                "status": {"const": "ERROR"},
+                "error_code": {"type": "integer"},
+                "error_message": {"type": "string"},
+            },
+        }
+    },
+}
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_REASONS = {
+    400: "The request is malformed or does not match the input fields.",
+    404: "Not found.",
+    500: "The model or the server failed.",
+    503: "No model is loaded yet.",
+}
+
+
+def describe(request: Request, app: App) -> Response:
+    """The document, made on the first request and kept for the app's life."""
+    body = app.state.get(PATH)
+    if body is None:
+        body = app.state[PATH] = encode(document(app))
+    return Response(body, mimetype=JSON_MIMETYPE)
+
+
+def document(app: App) -> dict[str, Any]:
+    """The whole OpenAPI document of ``app``."""
+    title = str(app.service_metadata.get("service_name") or "pld service")
+    version = str(app.service_metadata.get("service_version") or __version__)
+    paths = {path: operations(endpoint) for path, endpoint in app.endpoints.items()}
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": title, "version": version},
+        "paths": dict(sorted(paths.items())),
+        "components": {"schemas": {"Error": ERROR_ENVELOPE}},
+    }
+
+
+def operations(endpoint: Endpoint) -> dict[str, Any]:
+    """The operations of one endpoint, each with the error answers it can give."""
+    if endpoint.task is not None:
+        given = task_operations(endpoint.task, endpoint.methods)
+    elif endpoint.operations is not None:
+        given = endpoint.operations
+    else:
+        summary = endpoint.summary or f"Answered by {endpoint.owner}"
+        given = {
+            method.lower(): {"summary": summary, "responses": {"200": {"description": "Success."}}}
+            for method in endpoint.methods
+        }
+    errors = error_responses(400, 500, *endpoint.errors)
+    return {
+        method: {**operation, "responses": _with_content({**errors, **operation["responses"]})}
+        for method, operation in given.items()
+    }
+
+
+def _with_content(responses: dict[str, Any]) -> dict[str, Any]:
+    """Every answer is JSON: responses that do not say what they hold hold an object."""
+    json_object = {"application/json": {"schema": {"type": "object"}}}
+    return {status: {"content": json_object, **answer} for status, answer in responses.items()}
+
+
+def error_responses(*statuses: int) -> dict[str, Any]:
+    """Responses in the error envelope for ``statuses``."""
+    return {
+        str(status): {
+            "description": _REASONS.get(status, "Error."),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for status in statuses
+    }
+
+
+def task_operations(task: Task, methods: Iterable[str]) -> dict[str, Any]:
+    """The operations of a task endpoint: its HTTP options as query, form or JSON fields."""
+    options = [option for option in task.options if option.http]
+    body = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {option.name: _option_schema(option) for option in options},
+    }
+    started = {
+        "description": "The job was started.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"job_id": {"type": "string"}}}
+            }
+        },
+    }
+    result: dict[str, Any] = {}
+    for method in methods:
+        operation: dict[str, Any] = {
+            "summary": task.help.split("\n", 1)[0] or f"Start the {task.name} task",
+            "description": (
+                f"Starts `pld {task.name}` as a background job and answers its id at once; "
+                "the job's status, progress and result appear under /alive."
+            ),
+            "operationId": f"{task.name}_{method.lower()}",
+            "parameters": [
+                {"name": o.name, "in": "query", "required": False, "schema": _option_schema(o)}
+                for o in options
+            ],
+            "responses": {"200": started},
+        }
+        if method != "GET":
+            operation["requestBody"] = {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": body},
+                    "application/x-www-form-urlencoded": {"schema": body},
+                },
+            }
+        result[method.lower()] = operation
+    return result
+
+
+def _option_schema(option: Option) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": _JSON_TYPES[option.kind]}
+    if option.default is not None:
+        schema["default"] = option.default
+    if option.help:
+        schema["description"] = option.help
+    return schema
+
+
+_DOC = {
+    "get": {
+        "summary": "This description of the service",
+        "responses": {"200": {"description": "The OpenAPI document."}},
+    }
+}
+
+
+@hookimpl
+def pld_register_routes(register: Callable[..., None]) -> None:
+    register(PATH, describe, decorators="openapi_decorators", openapi=_DOC)

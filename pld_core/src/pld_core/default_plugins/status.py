@@ -1,0 +1,81 @@
+"""``/alive`` and ``/list``: is the service ready, and what the model store holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+from werkzeug.wrappers import Request, Response
+
+from pld_core import App, __version__, hookimpl, list_models, process_store
+
+_process = psutil.Process()
+
+
+def alive(request: Request, app: App) -> Response:
+    """Health: versions, memory, metadata, jobs; 503 while a required entry is missing.
+
+    ``alive: {'process_store_required': [...]}`` names what must be loaded: the served model
+    under its persister's config key (``model_persister``), or any ``process_store`` entry.
+    """
+    memory = _process.memory_info()
+    body: dict[str, Any] = {
+        "pld_version": __version__,
+        "palladium_version": __version__,
+        "memory_usage": round(memory.rss / 2**20, 3),
+        "memory_usage_vms": round(memory.vms / 2**20, 3),
+        "service_metadata": app.service_metadata,
+        "process_metadata": process_store.get("process_metadata", {}),
+    }
+    status = 200
+    required = (app.config.get("alive") or {}).get("process_store_required") or ()
+    for name in required:
+        value, updated = _loaded(app, name)
+        if value is None:
+            body[name] = "N/A"
+            status = 503
+            continue
+        entry: dict[str, Any] = {"updated": updated.isoformat() if updated else None}
+        if hasattr(value, "__metadata__"):
+            entry["metadata"] = value.__metadata__
+        body[name] = entry
+    return app.json(body, status)
+
+
+def _loaded(app: App, name: str) -> tuple[Any, Any]:
+    """What is loaded under ``name`` and when: the app's own model, else ``process_store``."""
+    if name == app.models.key and not app.models.caching:
+        return app.models.get(), app.models.loaded_at
+    return process_store.get(name), process_store.mtime.get(name)
+
+
+def list_view(request: Request, app: App) -> Response:
+    """The stored models and the persister's properties."""
+    return app.json(list_models(app.config))
+
+
+_ALIVE_DOC = {
+    "get": {
+        "summary": "Health: versions, memory, the loaded model's metadata, background jobs",
+        "responses": {
+            "200": {"description": "The service is ready."},
+            "503": {
+                "description": "An entry in alive.process_store_required is not loaded yet "
+                "(e.g. no model)."
+            },
+        },
+    }
+}
+_LIST_DOC = {
+    "get": {
+        "summary": "The stored model versions with their metadata, and the store's properties",
+        "responses": {"200": {"description": "The models and properties."}},
+    }
+}
+
+
+@hookimpl
+def pld_register_routes(register: Callable[..., None]) -> None:
+    register("/alive", alive, decorators="alive_decorators", openapi=_ALIVE_DOC)
+    register("/list", list_view, decorators="list_decorators", openapi=_LIST_DOC)
