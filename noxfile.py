@@ -106,12 +106,14 @@ def imports(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy, strict, over every distribution's src/ (settings: [tool.mypy] in pyproject.toml)."""
     # mypy follows the imports into numpy, SQLAlchemy, distributed, prometheus_client...: the
-    # distributions go in with their dependencies, and pld-plugins with the extras it imports.
+    # distributions go in with their dependencies, pld-plugins with the extras it imports, and
+    # pytest for pld_core.testing (pld's pytest plugin).
     session.install(
         *editable("pld_core"),
         "-e",
         "./pld_plugins[dask,metrics]",
         *editable("pld_r", "pld_julia"),
+        "pytest",
         "mypy",
         *TYPE_STUBS,
     )
