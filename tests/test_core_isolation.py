@@ -1,4 +1,4 @@
-"""pld-core installs and runs on its own, without the data stack (DESIGN §2).
+"""pld-core installs and runs on its own, without the data stack (ARCHITECTURE.md, "Layers").
 
 A fresh virtual environment gets a regular (non-editable) install of ``./pld_core`` and nothing
 else, so neither the editable installs of this checkout nor the packages of the test environment
@@ -103,3 +103,22 @@ def test_pld_plugins_json_works_with_the_core_alone(core_venv: Path) -> None:
     result = _run(core_venv, _bin(core_venv, "pld"), "plugins", "--json")
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)
+
+
+def test_import_contracts_hold_with_the_core_alone(core_venv: Path) -> None:
+    """The kernel's layers and the default plugins' public-API contract, pld-core alone."""
+    install = _run(
+        core_venv,
+        _bin(core_venv, "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "import-linter",
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    config = str(ROOT / "pld_core" / "pyproject.toml")
+    result = _run(core_venv, _bin(core_venv, "lint-imports"), config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(" KEPT") == 4 and "BROKEN" not in result.stdout

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pld_core import DEFAULT_PLUGINS
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(sys.executable).parent
 
@@ -53,17 +55,18 @@ def test_pld_plugins_lists_every_installed_distribution():
     } <= set(found["pld_plugins.dataset"]["components"])
     assert "palladium.persistence.Rest" in found["pld_plugins.persistence"]["components"]
     assert found["pld_plugins.scoring"]["hooks"] == ["pld_make_scorer"]
-    assert found["pld_core.builtins"]["tasks"] == ["fit"]
+    assert found["pld_core.default_plugins.training"]["tasks"] == ["fit", "test"]
     assert found["pld_plugins.grid_search"]["tasks"] == ["grid-search"]
     assert example["tasks"] == []
-    assert {"pld_r", "pld_julia", "pld_core.builtins"} <= set(found)
+    assert {"pld_r", "pld_julia", "pld_core.hook_defaults", *DEFAULT_PLUGINS} <= set(found)
 
 
 def test_disable_and_load_plugins_variables():
     assert "pld_example_persister" not in plugins(PLD_DISABLE_PLUGINS="pld_example_persister")
     only = plugins(PLD_LOAD_PLUGINS="pld_example_persister, pld_plugins.dataset")
-    assert set(only) == {"pld_core.builtins", "pld_example_persister", "pld_plugins.dataset"}
-    assert set(plugins(PLD_LOAD_PLUGINS="")) == {"pld_core.builtins"}
+    defaults = {"pld_core.hook_defaults", *DEFAULT_PLUGINS}
+    assert set(only) == {*defaults, "pld_example_persister", "pld_plugins.dataset"}
+    assert set(plugins(PLD_LOAD_PLUGINS="")) == defaults
 
 
 def test_plugins_text_output_names_distribution_and_components():

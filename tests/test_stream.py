@@ -55,6 +55,6 @@ def test_stream_matches_predict_and_survives_bad_lines(fitted_iris):
     ]  # nothing after "exit"
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error while")]
     assert len(errors) == 3
-    assert "JSONDecodeError" in errors[0]
+    assert "BadRequest: the line is not valid JSON" in errors[0]
     assert "missing parameter 'sepal width'" in errors[1]
     assert "non-empty JSON list" in errors[2]

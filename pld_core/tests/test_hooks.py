@@ -268,14 +268,13 @@ def test_duplicate_component_name_names_both_plugins(pm):
 
 
 def test_hook_pld_register_components(pm, write_config):
-    from pld_core import UrlRule
-
     entry = collect_registry(pm).get("palladium.server.add_url_rule")
-    assert (entry.kind, entry.plugin, entry.factory) == (
+    assert (entry.kind, entry.plugin, entry.factory.__name__) == (
         "component",
-        "pld_core.default_plugins.palladium",
-        UrlRule,
+        "pld_core.default_plugins.endpoints",
+        "UrlRule",
     )
+    assert collect_registry(pm).get("url-rule").factory is entry.factory
     config = load_config(
         write_config(
             "{'rules': [{'!': 'palladium.server.add_url_rule', 'rule': '/fit',"
@@ -357,8 +356,8 @@ def test_hook_pld_register_tasks(pm, write_config):
     pm.register(Shadow(), name="shadow")
     with pytest.raises(
         PluginConflictError,
-        match="command 'list' is registered twice: as a command by plugin "
-        "'pld_core.default_plugins.store_admin' and as a task by plugin 'shadow'",
+        match="command 'list' is registered twice: by plugin "
+        "'pld_core.default_plugins.store_admin' and by plugin 'shadow'",
     ):
         make_cli(pm)
 

@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from pld_core import Option, OptionError, Task
-from pld_core.cli import CliState, task_command
-from pld_core.registry import collect_tasks
-from pld_core.testing import make_plugin_manager
-
-FIT_TASK = collect_tasks(make_plugin_manager())["fit"]
+from pld_core import Option, OptionError, Task, create_app, hookimpl, load_config, make_cli
 
 
 @pytest.mark.parametrize(
@@ -81,14 +76,24 @@ def test_a_request_gets_the_defaults_and_only_http_options():
         task.options_from_request({"out": "x.csv", "size": "3"})
 
 
-def test_fit_keeps_palladiums_flags_and_offers_the_keyword_spelling():
+def test_fit_keeps_palladiums_flags_and_offers_the_keyword_spelling(pm, write_config):
+    path = write_config("{}")
+    fit_options = create_app(load_config(path, plugins=pm)).tasks["fit"].options
     seen = []
-    task = Task(
-        "fit",
-        run=lambda config, **options: seen.append(options),
-        options=FIT_TASK.options,
-    )
-    command = task_command(task)
+
+    class Spy:
+        @hookimpl
+        def pld_register_tasks(self, register):
+            register(
+                Task(
+                    "fit-spy",
+                    run=lambda config, **options: seen.append(options),
+                    options=fit_options,
+                )
+            )
+
+    pm.register(Spy(), name="spy")
+    cli = make_cli(pm)
     runner = CliRunner()
 
     for args, expected in [
@@ -100,8 +105,8 @@ def test_fit_keeps_palladiums_flags_and_offers_the_keyword_spelling():
         ),
         (["--save-if-better-than", "1"], {"persist_if_better_than": 1.0}),
     ]:
-        result = runner.invoke(command, args, obj=CliState(_config=object()))
+        result = runner.invoke(cli, ["fit-spy", "-c", path, *args])
         assert result.exit_code == 0, result.output
         assert expected.items() <= seen[-1].items()
-    bad = runner.invoke(command, ["--save-if-better-than", "high"], obj=CliState())
+    bad = runner.invoke(cli, ["fit-spy", "-c", path, "--save-if-better-than", "high"])
     assert bad.exit_code == 2 and "'high' is not a valid float" in bad.output

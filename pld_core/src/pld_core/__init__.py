@@ -48,7 +48,7 @@ from pld_core.metadata import (
 )
 from pld_core.model_source import ModelSource
 from pld_core.plugins import DEFAULT_PLUGINS, core_version, describe_plugins, get_plugin_manager
-from pld_core.predict_path import PredictPath, parse_json, predict_path
+from pld_core.predict_path import PredictPath, make_predict_path, parse_json
 from pld_core.process_state import ProcessStore, process_store
 from pld_core.server import App, Endpoint, create_app
 from pld_core.steps import (
@@ -63,7 +63,6 @@ from pld_core.steps import (
 )
 from pld_core.tasks import Option, OptionError, Task
 from pld_core.timing import timer
-from pld_core.url_rules import UrlRule
 
 __version__ = core_version()
 
@@ -92,7 +91,6 @@ __all__ = [
     "PredictService",
     "ProcessStore",
     "Task",
-    "UrlRule",
     "__version__",
     "annotate",
     "command_config",
@@ -127,7 +125,7 @@ __all__ = [
     "make_script",
     "model_metadata",
     "parse_json",
-    "predict_path",
+    "make_predict_path",
     "process_store",
     "progress_reporter",
     "read_model",

@@ -8,7 +8,6 @@ errors; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -19,10 +18,9 @@ import click
 import pluggy
 
 from pld_core.config import Config, load_config, use_config
-from pld_core.errors import PldError, PluginConflictError
+from pld_core.errors import PldError
 from pld_core.plugins import get_plugin_manager
-from pld_core.registry import collect_commands, collect_tasks
-from pld_core.tasks import Option, Task
+from pld_core.registry import collect_commands
 
 FIT_MODE = "fit"
 
@@ -53,11 +51,15 @@ class CliState:
 
 
 class CliFailure(click.ClickException):
-    """One line on stderr and a chosen exit status."""
+    """One line on stderr; exit status 1 (a runtime failure)."""
 
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
+
+
+class CliUsageFailure(CliFailure):
+    """One line on stderr; exit status 2 (bad usage or config)."""
+
+    exit_code = 2
 
 
 class PldGroup(click.Group):
@@ -77,11 +79,11 @@ class PldGroup(click.Group):
 
 def _failure(exc: Exception) -> CliFailure:
     if isinstance(exc, PldError):
-        return CliFailure(str(exc), exc.exit_code)
+        return CliUsageFailure(str(exc)) if exc.exit_code == 2 else CliFailure(str(exc))
     if isinstance(exc, LookupError):
         message = exc.args[0] if len(exc.args) == 1 else str(exc)
-        return CliFailure(str(message), 1)
-    return CliFailure(f"{type(exc).__name__}: {exc}", 1)
+        return CliFailure(str(message))
+    return CliFailure(f"{type(exc).__name__}: {exc}")
 
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -116,9 +118,6 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-pass_state = click.make_pass_decorator(CliState, ensure=True)
-
-
 def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     """Build the ``pld`` group: the commands and tasks the plugins in ``pm`` register."""
     if pm is None:
@@ -131,59 +130,9 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
         """pld: one config file to a trained, tested, versioned and served model."""
         ctx.ensure_object(CliState).pm = pm
 
-    commands = collect_commands(pm)
-    for task in collect_tasks(pm).values():
-        taken = commands.get(task.name)
-        if taken is not None:
-            raise PluginConflictError(
-                f"command {task.name!r} is registered twice: as a command by plugin "
-                f"{taken.plugin!r} and as a task by plugin {task.plugin!r}"
-            )
-        cli.add_command(task_command(task))
-    for name, command in commands.items():
+    for name, command in collect_commands(pm).items():
         cli.add_command(command.command, name=name)
     return cli
-
-
-def task_command(task: Task) -> click.Command:
-    """``pld <task>``: the task's options as Click options, then ``task.run`` and its report.
-
-    While the task runs, anything printed to stdout (scikit-learn's ``verbose`` output) goes to
-    stderr, so stdout carries only the report.
-    """
-
-    @pass_state
-    def callback(state: CliState, **values: Any) -> None:
-        options = task.options_from_cli(values)
-        config = state.config()
-        with contextlib.redirect_stdout(sys.stderr):
-            result = task.run(config, **options)
-        if task.report is not None:
-            task.report(result, options, click.echo)
-
-    decorated: Callable[..., Any] = callback
-    for option in reversed(task.options):  # decorators apply bottom-up: keep the declared order
-        decorated = _click_option(option)(decorated)
-    return click.command(task.name, help=task.help)(common_options(decorated))
-
-
-def _click_option(option: Option) -> Callable[[Any], Any]:
-    declarations = (*option.cli_flags, option.name)
-    if option.kind is bool:
-        return click.option(
-            *declarations,
-            is_flag=True,
-            flag_value=not option.negates,
-            default=bool(option.default),
-            help=option.help,
-        )
-    return click.option(
-        *declarations,
-        type=option.kind,
-        default=option.default,
-        metavar=option.metavar,
-        help=option.help,
-    )
 
 
 def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:

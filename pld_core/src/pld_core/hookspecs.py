@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import click
 
     from pld_core.interfaces import DatasetLoader, ModelPersister
+    from pld_core.tasks import Task
 
 PROJECT = "pld"
 
@@ -92,45 +93,56 @@ def pld_register_components(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def pld_register_routes(register: Callable[..., None]) -> None:
+def pld_register_routes(register: Callable[..., None], app: Any) -> None:
     """Add HTTP endpoints to every WSGI application pld builds.
 
-    Called once per application by :func:`pld_core.create_app`. pld's own ``/alive`` and
-    ``/list`` come through this hook too (the ``pld_core.default_plugins.status`` plugin).
+    Called once per application by :func:`pld_core.create_app`. pld's own ``/alive``,
+    ``/list`` and ``/openapi.json``, and the endpoints a config mounts with ``url-rule``, come
+    through this hook too (default plugins ``status``, ``openapi``, ``endpoints``).
 
-    :param register: ``register(path, view, methods=("GET",), decorators=None, openapi=None)``
-        where ``path`` is a path such as ``"/explain"`` and ``view`` is called as
-        ``view(request, app)`` with a Werkzeug request and the :class:`pld_core.App`, and
-        returns a Werkzeug response. ``decorators`` names the config decorator list that wraps
-        the view; ``openapi`` is the path's OpenAPI operations (``{"get": {...}}``).
+    :param register: ``register(path, view, methods=("GET",), decorators=None, openapi=None,
+        origin=None)``: ``view(request, app)`` answers ``methods`` on ``path`` with a Werkzeug
+        response; ``decorators`` names the config decorator list that wraps it; ``openapi`` is
+        the path's OpenAPI operations (``{"get": {...}}``); ``origin`` names who the route is
+        for in conflict messages (default: the plugin).
+    :param app: The :class:`pld_core.App` being built (its ``config``, ``named_views``,
+        ``tasks``), or ``None`` when pld only lists what plugins register (``pld plugins``).
     """
 
 
 @hookspec
-def pld_register_views(register: Callable[..., None]) -> None:
+def pld_register_views(register: Callable[..., None], tasks: dict[str, Task]) -> None:
     """Offer views that a config mounts at a path of its choosing with a ``url-rule``.
 
     ``{'!': 'url-rule', 'rule': '/reload', 'view_func': 'update-model-cache'}`` mounts the view
-    registered as ``update-model-cache``; Palladium's names (``palladium.server.activate``) are
-    registered as aliases.
+    registered as ``update-model-cache``. pld's ``tasks`` plugin registers a view for every
+    task, so ``view_func: 'fit'`` starts a fit.
 
-    :param register: ``register(name, view, aliases=(), decorators=None, summary="")``;
-        ``view(request, app)`` as for routes, ``decorators`` the config decorator list that
-        wraps it, ``summary`` one line for ``/openapi.json``.
+    :param register: ``register(name, view, aliases=(), decorators=None, summary="",
+        openapi=None, origin=None)``: ``view(request, app)`` as for routes; ``decorators`` the
+        config decorator list that wraps it unless the url-rule names one; ``summary`` one line
+        for ``/openapi.json``, or ``openapi`` its operations by method; ``origin`` as for
+        routes.
+    :param tasks: Every registered task by name.
     """
 
 
 @hookspec
-def pld_register_commands(register: Callable[..., None], cli: click.Group) -> None:
+def pld_register_commands(
+    register: Callable[..., None], cli: click.Group, tasks: dict[str, Task]
+) -> None:
     """Add sub-commands to the ``pld`` command line.
 
     Called every time the ``pld`` group is built. pld's own commands (``test``, ``list``,
-    ``serve``...) come through this hook too. A name another plugin took is an error naming
-    both plugins.
+    ``serve``... and one per task) come through this hook too. A name another plugin took is
+    an error naming both plugins.
 
-    :param register: ``register(command, name=None)`` with a :class:`click.Command`.
+    :param register: ``register(command, name=None, origin=None)`` with a
+        :class:`click.Command`; ``origin`` names who the command is for in conflict messages
+        (default: the plugin).
     :param cli: A :class:`click.Group` whose ``add_command`` (and so ``@cli.command()``)
         registers the same way, for plugins written in Click's usual style.
+    :param tasks: Every registered task by name.
     """
 
 

@@ -43,9 +43,10 @@ def model_params(model: Any) -> dict[str, Any]:
     if not callable(get_params):
         return {}
     try:
-        return jsonable(get_params(deep=False))
+        params = jsonable(get_params(deep=False))
     except Exception:  # a model whose get_params is broken still gets stored
         return {}
+    return params if isinstance(params, dict) else {}
 
 
 def feature_names(X: Any, loader: Any, model: Any = None) -> list[str] | None:

@@ -41,7 +41,7 @@ class ModelSource:
         self.get: Callable[[], Any]
         #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
         self.caching = isinstance(self.persister, CachingModelPersister) and version is None
-        if self.caching:
+        if isinstance(self.persister, CachingModelPersister) and version is None:
             self.get = self.persister.cached_model
             return
         self.get = self._kept

@@ -37,6 +37,7 @@ DEFAULT_PLUGINS = tuple(
     f"pld_core.default_plugins.{name}"
     for name in (
         "training",
+        "tasks",
         "store_admin",
         "serving",
         "stream",
@@ -105,14 +106,17 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     def note(plugin: str | None, kind: str, name: str) -> None:
         registered.setdefault(plugin or "", {}).setdefault(kind, set()).add(name)
 
-    for task in collect_tasks(pm).values():
+    tasks = collect_tasks(pm)
+    for task in tasks.values():
         note(task.plugin, "tasks", task.name)
-    for name, command in collect_commands(pm).items():
-        note(command.plugin, "commands", name)
+    for name, command in collect_commands(pm, tasks).items():
+        if command.command.name not in tasks:  # a task's own command is listed as the task
+            note(command.plugin, "commands", name)
     for route in collect_routes(pm):
         note(route.plugin, "routes", route.path)
-    for view in collect_views(pm).values():
-        note(view.plugin, "views", view.name)
+    for view in collect_views(pm, tasks).values():
+        if view.name not in tasks:
+            note(view.plugin, "views", view.name)
     described = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked

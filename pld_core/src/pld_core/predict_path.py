@@ -41,7 +41,7 @@ def model_caller(plugins: pluggy.PluginManager | None) -> ModelCall:
     hook = plugins.hook.pld_predict
     if all(impl.plugin_name == HOOK_DEFAULTS for impl in hook.get_hookimpls()):
         return _call_model
-    return hook  # type: ignore[no-any-return]
+    return hook
 
 
 class PredictPath:
@@ -128,7 +128,7 @@ def parse_json(data: bytes | str, what: str = "the line") -> Any:
         raise InputError(f"{what} is not valid JSON: {exc}") from None
 
 
-def predict_path(
+def make_predict_path(
     config: Config, service_key: str = "predict_service", models: ModelSource | None = None
 ) -> PredictPath:
     """The predict path of the config's service ``service_key``, with its hooks and metadata.

@@ -27,7 +27,7 @@ class ProcessStore(dict[str, Any]):
         super().__delitem__(key)
         self.mtime.pop(key, None)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
 

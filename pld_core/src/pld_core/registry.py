@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from types import CodeType
+from types import CodeType, FrameType
 from typing import Any
 
 import click
@@ -57,12 +57,12 @@ def _code_of(function: Callable[..., Any]) -> CodeType | None:
 
 
 def _calling_plugin(owners: dict[CodeType | None, str]) -> str:
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         plugin = owners.get(frame.f_code)
         if plugin is not None:
             return plugin
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return UNKNOWN_PLUGIN
 
 
@@ -133,7 +133,19 @@ def collect_registry(pm: pluggy.PluginManager) -> Registry:
     return registry
 
 
-# -- tasks and commands ----------------------------------------------------------------------
+# -- tasks and commands ---------------------------------------------------------------------
+
+
+def _claim(table: dict[str, Any], label: str, entry: Any, what: str) -> None:
+    """Put ``entry`` under ``label``; a label taken before names both plugins."""
+    taken = table.get(label)
+    if taken is not None:
+        shown = label if what == "route" else repr(label)
+        raise PluginConflictError(
+            f"{what} {shown} is registered twice: by plugin {taken.plugin!r} "
+            f"and by plugin {entry.plugin!r}"
+        )
+    table[label] = entry
 
 
 def collect_tasks(pm: pluggy.PluginManager) -> dict[str, Task]:
@@ -145,13 +157,7 @@ def collect_tasks(pm: pluggy.PluginManager) -> dict[str, Task]:
             raise PluginConflictError(
                 f"plugin {plugin!r} registered {task!r}: register() takes a pld Task"
             )
-        taken = tasks.get(task.name)
-        if taken is not None:
-            raise PluginConflictError(
-                f"task {task.name!r} is registered twice: by plugin {taken.plugin!r} "
-                f"and by plugin {plugin!r}"
-            )
-        tasks[task.name] = replace(task, plugin=plugin)
+        _claim(tasks, task.name, replace(task, plugin=plugin), "task")
 
     call_collection_hook(pm, "pld_register_tasks", add)
     return tasks
@@ -159,7 +165,7 @@ def collect_tasks(pm: pluggy.PluginManager) -> dict[str, Task]:
 
 @dataclass(frozen=True)
 class Command:
-    """A ``pld`` sub-command and the plugin that added it."""
+    """A ``pld`` sub-command and the plugin it comes from."""
 
     command: click.Command
     plugin: str
@@ -176,26 +182,29 @@ class _CollectingGroup(click.Group):
         self._register(cmd, name)
 
 
-def collect_commands(pm: pluggy.PluginManager) -> dict[str, Command]:
-    """Command name → command; a name used twice (commands or tasks) names both plugins."""
+def collect_commands(
+    pm: pluggy.PluginManager, tasks: dict[str, Task] | None = None
+) -> dict[str, Command]:
+    """Command name → command; a name used twice names both plugins.
+
+    ``tasks`` reach the hook's opt-in ``tasks`` argument (pld's ``tasks`` plugin makes their
+    commands); by default they are collected from ``pm``.
+    """
     commands: dict[str, Command] = {}
 
-    def add(plugin: str, command: click.Command, name: str | None = None) -> None:
+    def add(
+        plugin: str, command: click.Command, name: str | None = None, origin: str | None = None
+    ) -> None:
         label = name or command.name
         if not label:
             raise PluginConflictError(f"plugin {plugin!r} registered a command without a name")
-        taken = commands.get(label)
-        if taken is not None:
-            raise PluginConflictError(
-                f"command {label!r} is registered twice: by plugin {taken.plugin!r} "
-                f"and by plugin {plugin!r}"
-            )
-        commands[label] = Command(command, plugin)
+        _claim(commands, label, Command(command, origin or plugin), "command")
 
-    def group(register: Callable[..., None]) -> dict[str, Any]:
-        return {"cli": _CollectingGroup(register)}
+    def extra(register: Callable[..., None]) -> dict[str, Any]:
+        known = collect_tasks(pm) if tasks is None else tasks
+        return {"cli": _CollectingGroup(register), "tasks": known}
 
-    call_collection_hook(pm, "pld_register_commands", add, group)
+    call_collection_hook(pm, "pld_register_commands", add, extra)
     return commands
 
 
@@ -204,7 +213,7 @@ def collect_commands(pm: pluggy.PluginManager) -> dict[str, Command]:
 
 @dataclass(frozen=True)
 class Route:
-    """A plugin endpoint: ``view(request, app)`` answers ``methods`` on ``path``."""
+    """An endpoint: ``view(request, app)`` answers ``methods`` on ``path``."""
 
     path: str
     view: Callable[..., Any]
@@ -212,11 +221,13 @@ class Route:
     decorators: str | None
     plugin: str
     openapi: dict[str, Any] | None = None
+    owner: str = ""  # who it is for, in messages: "plugin 'x'", "url-rule '/fit'"
 
 
-def collect_routes(pm: pluggy.PluginManager) -> list[Route]:
-    """Every plugin route; one path and method registered twice names both plugins."""
-    routes: dict[tuple[str, str], Route] = {}
+def collect_routes(pm: pluggy.PluginManager, app: Any = None) -> list[Route]:
+    """Every route for ``app`` (``None``: only listing them); a path and method registered
+    twice names both plugins."""
+    routes: dict[str, Route] = {}
 
     def add(
         plugin: str,
@@ -225,22 +236,19 @@ def collect_routes(pm: pluggy.PluginManager) -> list[Route]:
         methods: Iterable[str] = ("GET",),
         decorators: str | None = None,
         openapi: dict[str, Any] | None = None,
+        origin: str | None = None,
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise PluginConflictError(
                 f"plugin {plugin!r} registered route {path!r}: paths start with '/'"
             )
-        route = Route(path, view, tuple(m.upper() for m in methods), decorators, plugin, openapi)
-        for method in route.methods:
-            taken = routes.get((path, method))
-            if taken is not None:
-                raise PluginConflictError(
-                    f"route {method} {path} is registered twice: by plugin "
-                    f"{taken.plugin!r} and by plugin {plugin!r}"
-                )
-            routes[(path, method)] = route
+        verbs = tuple(m.upper() for m in methods)
+        owner = origin or f"plugin {plugin!r}"
+        route = Route(path, view, verbs, decorators, plugin, openapi, owner)
+        for method in verbs:
+            _claim(routes, f"{method} {path}", route, "route")
 
-    call_collection_hook(pm, "pld_register_routes", add)
+    call_collection_hook(pm, "pld_register_routes", add, lambda _register: {"app": app})
     return list({id(route): route for route in routes.values()}.values())
 
 
@@ -253,9 +261,12 @@ class View:
     decorators: str | None
     summary: str
     plugin: str
+    openapi: dict[str, Any] | None = None
 
 
-def collect_views(pm: pluggy.PluginManager) -> dict[str, View]:
+def collect_views(
+    pm: pluggy.PluginManager, tasks: dict[str, Task] | None = None
+) -> dict[str, View]:
     """View name (and alias) → view; a name used twice names both plugins."""
     views: dict[str, View] = {}
 
@@ -267,16 +278,15 @@ def collect_views(pm: pluggy.PluginManager) -> dict[str, View]:
         aliases: Iterable[str] = (),
         decorators: str | None = None,
         summary: str = "",
+        openapi: dict[str, Any] | None = None,
+        origin: str | None = None,
     ) -> None:
-        entry = View(name, view, decorators, summary, plugin)
+        entry = View(name, view, decorators, summary, origin or plugin, openapi)
         for label in (name, *aliases):
-            taken = views.get(label)
-            if taken is not None:
-                raise PluginConflictError(
-                    f"view {label!r} is registered twice: by plugin {taken.plugin!r} "
-                    f"and by plugin {plugin!r}"
-                )
-            views[label] = entry
+            _claim(views, label, entry, "view")
 
-    call_collection_hook(pm, "pld_register_views", add)
+    def extra(_register: Callable[..., None]) -> dict[str, Any]:
+        return {"tasks": collect_tasks(pm) if tasks is None else tasks}
+
+    call_collection_hook(pm, "pld_register_views", add, extra)
     return views

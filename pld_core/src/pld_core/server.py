@@ -10,28 +10,25 @@ the config, the model and the answers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.envelope import error_response, json_response
-from pld_core.errors import ConfigError, PldError
+from pld_core.errors import ConfigError
 from pld_core.interfaces import PredictService
-from pld_core.jobs import run_job
 from pld_core.model_source import ModelSource
 from pld_core.plugins import get_plugin_manager
-from pld_core.predict_path import PredictPath, predict_path
-from pld_core.process_state import process_store
+from pld_core.predict_path import PredictPath, make_predict_path
 from pld_core.registry import View as NamedView
 from pld_core.registry import collect_routes, collect_tasks, collect_views
-from pld_core.tasks import OptionError, Task
-from pld_core.url_rules import UrlRule
+from pld_core.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +41,6 @@ class Endpoint:
 
     :ivar owner: who added it: ``the predict service 'predict_service'``, ``plugin 'x'``...
     :ivar operations: OpenAPI operations its owner gave (a predict service, a route), if any.
-    :ivar task: the task it starts, for a task endpoint.
     :ivar errors: the error statuses it answers besides 400 and 500 (503: no model yet).
     """
 
@@ -53,7 +49,6 @@ class Endpoint:
     owner: str
     summary: str = ""
     operations: dict[str, Any] | None = None
-    task: Task | None = None
     errors: tuple[int, ...] = ()
 
 
@@ -67,6 +62,7 @@ class App:
         this app: two apps in one process serve their own models.
     :ivar predict_paths: config key → :class:`~pld_core.PredictPath` of each predict service.
     :ivar tasks: the tasks plugins registered, by name.
+    :ivar named_views: the views a config's ``url-rule`` can mount, by name.
     :ivar endpoints: path → :class:`Endpoint`, in the order they were added.
     :ivar state: anything a plugin keeps per app (built once, e.g. a document).
     """
@@ -85,13 +81,9 @@ class App:
         for key, service in config.items():
             if isinstance(service, PredictService) and isinstance(service.entry_point, str):
                 self._add_predict_service(key, service)
-        named = collect_views(plugins)
-        for rule in _url_rules(config.values()):
-            self._add_url_rule(rule, named)
-        for route in collect_routes(plugins):
-            info = Endpoint(
-                route.path, route.methods, f"plugin {route.plugin!r}", "", route.openapi
-            )
+        self.named_views: dict[str, NamedView] = collect_views(plugins, self.tasks)
+        for route in collect_routes(plugins, self):
+            info = Endpoint(route.path, route.methods, route.owner, operations=route.openapi)
             self.add(info, _bind(route.view, self), route.decorators)
 
     # -- building ----------------------------------------------------------------------------
@@ -109,7 +101,7 @@ class App:
         self.views[name] = decorate(view, self.config, decorators) if decorators else view
 
     def _add_predict_service(self, key: str, service: PredictService) -> None:
-        path = predict_path(self.config, key, self.models)
+        path = make_predict_path(self.config, key, self.models)
         self.predict_paths[key] = path
         info = Endpoint(
             service.entry_point,
@@ -120,24 +112,6 @@ class App:
             errors=(503,),
         )
         self.add(info, path.answer, service.decorator_list_name or "predict_decorators")
-
-    def _add_url_rule(self, rule: UrlRule, views: dict[str, NamedView]) -> None:
-        owner = f"url-rule {rule.rule!r}"
-        try:
-            found = rule.resolve(views, self.tasks)
-        except (LookupError, PldError) as exc:
-            raise ConfigError(str(exc.args[0] if exc.args else exc)) from None
-        if isinstance(found, Task):
-            info = Endpoint(rule.rule, rule.methods, owner, found.help, task=found)
-            self.add(info, self.task_view(found), rule.decorators or found.http_decorators)
-        elif isinstance(found, NamedView):
-            info = Endpoint(rule.rule, rule.methods, owner, found.summary or found.name)
-            self.add(info, _bind(found.view, self), rule.decorators or found.decorators)
-        elif callable(found):
-            info = Endpoint(rule.rule, rule.methods, owner, "A view from the config")
-            self.add(info, _bind(found, self), rule.decorators)
-        else:
-            raise ConfigError(f"url rule {rule.rule!r}: {rule.view!r} is not callable")
 
     # -- WSGI --------------------------------------------------------------------------------
 
@@ -169,52 +143,6 @@ class App:
     def error(self, status: int, message: str, code: int = -1) -> Response:
         """Palladium's error envelope with this service's metadata and HTTP ``status``."""
         return error_response(status, message, code, self.service_metadata)
-
-    def task_view(self, task: Task) -> View:
-        """Start ``task`` in the background with the request's options; answer the job id."""
-        config = self.config
-
-        def start(request: Request) -> Response:
-            try:
-                options = task.options_from_request(request_options(request))
-            except OptionError as exc:
-                return self.error(400, f"BadRequest: {exc}")
-
-            def job() -> Any:
-                return task.run(config, **options)
-
-            _thread, job_id = run_job(process_store, task.name, job, params=options)
-            return self.json({"job_id": job_id})
-
-        return start
-
-
-def request_options(request: Request) -> dict[str, Any]:
-    """Options from the query string plus the form or a JSON object body, each given once."""
-    given: list[tuple[str, Any]] = list(request.args.items(multi=True))
-    if request.is_json and request.get_data(cache=True):  # an empty body gives no options
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise BadRequest("the JSON body must be an object of option names and values")
-        given.extend(body.items())
-    else:
-        given.extend(request.form.items(multi=True))
-    values: dict[str, Any] = {}
-    for name, value in given:
-        if name in values:  # which one would count? Refuse to guess.
-            raise BadRequest(f"option {name!r} is given more than once")
-        values[name] = value
-    return values
-
-
-def _url_rules(values: Iterable[Any]) -> list[UrlRule]:
-    found: list[UrlRule] = []
-    for value in values:
-        if isinstance(value, UrlRule):
-            found.append(value)
-        elif isinstance(value, list | tuple):
-            found.extend(_url_rules(value))
-    return found
 
 
 def _bind(view: Callable[..., Any], app: App) -> View:

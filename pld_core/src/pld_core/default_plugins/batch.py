@@ -32,7 +32,7 @@ from pld_core import (
     encode_text,
     error_text,
     hookimpl,
-    predict_path,
+    make_predict_path,
 )
 
 FORMATS = ("csv", "jsonl", "json")
@@ -379,7 +379,7 @@ def predict_command(
     once all the others are written.
     """
     config = command_config(mode=None)
-    path = predict_path(config, service, ModelSource(config, version=model_version))
+    path = make_predict_path(config, service, ModelSource(config, version=model_version))
     report = run_batch(
         path,
         source,

@@ -1,16 +1,101 @@
-"""The views a config mounts with ``url-rule``: ``update-model-cache`` and ``activate``.
+"""Endpoints a config mounts with ``url-rule`` entries, and the views pld offers for them.
 
-Palladium's ``palladium.server.update_model_cache`` and ``palladium.server.activate`` name them
-too. (Tasks such as ``fit`` are mounted the same way; the kernel serves those.)
+Palladium 1.2 configs add endpoints with ``palladium.server.add_url_rule`` components; pld
+accepts them unchanged and offers the short name ``url-rule``::
+
+    'flask_add_url_rules': [
+        {'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']},
+    ],
+
+``view_func`` names a view a plugin registered — this plugin's ``update-model-cache`` and
+``activate``, a task (``fit``, ``grid-search``), Palladium's names for these
+(``palladium.server.update_model_cache``) — or is a dotted path or a callable
+``view(request, app)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import App, hookimpl, list_models, process_store, run_job
+from pld_core import App, ConfigError, hookimpl, import_dotted, list_models, process_store, run_job
+
+_PALLADIUM_VIEWS = "palladium.server."
+_SUCCESS = {"200": {"description": "Success."}}
+
+
+class UrlRule:
+    """An extra endpoint: ``rule`` answered by the view ``view_func`` names.
+
+    :param rule: the URL path, e.g. ``/fit``.
+    :param view_func: a registered view's name (tasks included), Palladium's name for one, a
+        dotted path to a view, or a callable ``view(request, app)``. Names are looked up when
+        the app is built.
+    :param methods: the HTTP methods answered.
+    :param decorators: the config decorator list that wraps the view (default: the view's own).
+    :param endpoint: ignored; accepted so Palladium's ``add_url_rule`` entries load.
+    """
+
+    def __init__(
+        self,
+        rule: str,
+        view_func: str | Callable[..., Any],
+        methods: Sequence[str] = ("GET", "POST"),
+        decorators: str | None = None,
+        endpoint: str | None = None,
+    ):
+        if not rule.startswith("/"):
+            raise ValueError(f"rule must start with '/', not {rule!r}")
+        if not isinstance(view_func, str) and not callable(view_func):
+            raise ValueError(f"view_func {view_func!r} is not callable")
+        self.rule = rule
+        self.methods = tuple(m.upper() for m in methods)
+        self.decorators = decorators
+        self.view = view_func
+        if isinstance(view_func, str) and view_func.startswith(_PALLADIUM_VIEWS):
+            # Palladium's view functions: palladium.server.update_model_cache → update-model-cache
+            self.view = view_func.removeprefix(_PALLADIUM_VIEWS).replace("_", "-")
+
+    def mount(self, app: App, register: Callable[..., None]) -> None:
+        """Register this endpoint with the view it names, looked up among ``app.named_views``."""
+        origin = f"url-rule {self.rule!r}"
+        if not isinstance(self.view, str):
+            register(self.rule, self.view, self.methods, self.decorators, origin=origin)
+            return
+        named = app.named_views.get(self.view)
+        if named is not None:
+            given = named.openapi or {}
+            operations = {m: op for m, op in given.items() if m.upper() in self.methods}
+            if not operations:
+                operation = {"summary": named.summary or named.name, "responses": _SUCCESS}
+                operations = {method.lower(): operation for method in self.methods}
+            decorators = self.decorators or named.decorators
+            register(self.rule, named.view, self.methods, decorators, operations, origin)
+            return
+        if "." not in self.view and ":" not in self.view:
+            raise ConfigError(
+                f"url rule {self.rule!r}: no view or task named {self.view!r} "
+                f"(tasks: {_names(app.tasks)}; views: {_names(app.named_views)})"
+            )
+        view = import_dotted(self.view)
+        register(self.rule, view, self.methods, self.decorators, origin=origin)
+
+
+def _names(found: dict[str, Any]) -> str:
+    return ", ".join(repr(name) for name in sorted(found)) or "none"
+
+
+def url_rules(values: Iterable[Any]) -> list[UrlRule]:
+    """The url rules among ``values``, also inside lists (Palladium's ``flask_add_url_rules``)."""
+    found: list[UrlRule] = []
+    for value in values:
+        if isinstance(value, UrlRule):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            found.extend(url_rules(value))
+    return found
 
 
 def update_model_cache(request: Request, app: App) -> Response:
@@ -36,6 +121,11 @@ def activate(request: Request, app: App) -> Response:
 
 
 @hookimpl
+def pld_register_components(register: Callable[..., None]) -> None:
+    register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
+
+
+@hookimpl
 def pld_register_views(register: Callable[..., None]) -> None:
     register(
         "update-model-cache",
@@ -49,3 +139,11 @@ def pld_register_views(register: Callable[..., None]) -> None:
         decorators="activate_decorators",
         summary="Activate the stored version given as model_version; answers the model list.",
     )
+
+
+@hookimpl
+def pld_register_routes(register: Callable[..., None], app: App | None) -> None:
+    if app is None:  # only listing what plugins register: the config's rules are not known
+        return
+    for rule in url_rules(app.config.values()):
+        rule.mount(app, register)

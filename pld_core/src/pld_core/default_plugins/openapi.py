@@ -1,19 +1,19 @@
 """``GET /openapi.json``: an OpenAPI 3.1 description of the service, built once per app.
 
-Every endpoint the app answers is described: predict services and plugin routes with the
-operations they give, task endpoints with their options (the same declarations the CLI uses),
-everything else by its methods, all with the error envelope. Clients, API gateways and
+Every endpoint the app answers is described: predict services, routes and mounted views with
+the operations they give (task endpoints list their options, from the declarations the CLI
+uses), everything else by its methods, all with the error envelope. Clients, API gateways and
 contract testers such as schemathesis read it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import JSON_MIMETYPE, App, Endpoint, Option, Task, __version__, encode, hookimpl
+from pld_core import JSON_MIMETYPE, App, Endpoint, __version__, encode, hookimpl
 
 OPENAPI_VERSION = "3.1.0"
 PATH = "/openapi.json"
@@ -66,9 +66,7 @@ def document(app: App) -> dict[str, Any]:
 
 def operations(endpoint: Endpoint) -> dict[str, Any]:
     """The operations of one endpoint, each with the error answers it can give."""
-    if endpoint.task is not None:
-        given = task_operations(endpoint.task, endpoint.methods)
-    elif endpoint.operations is not None:
+    if endpoint.operations is not None:
         given = endpoint.operations
     else:
         summary = endpoint.summary or f"Answered by {endpoint.owner}"
@@ -98,58 +96,6 @@ def error_responses(*statuses: int) -> dict[str, Any]:
         }
         for status in statuses
     }
-
-
-def task_operations(task: Task, methods: Iterable[str]) -> dict[str, Any]:
-    """The operations of a task endpoint: its HTTP options as query, form or JSON fields."""
-    options = [option for option in task.options if option.http]
-    body = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {option.name: _option_schema(option) for option in options},
-    }
-    started = {
-        "description": "The job was started.",
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"job_id": {"type": "string"}}}
-            }
-        },
-    }
-    result: dict[str, Any] = {}
-    for method in methods:
-        operation: dict[str, Any] = {
-            "summary": task.help.split("\n", 1)[0] or f"Start the {task.name} task",
-            "description": (
-                f"Starts `pld {task.name}` as a background job and answers its id at once; "
-                "the job's status, progress and result appear under /alive."
-            ),
-            "operationId": f"{task.name}_{method.lower()}",
-            "parameters": [
-                {"name": o.name, "in": "query", "required": False, "schema": _option_schema(o)}
-                for o in options
-            ],
-            "responses": {"200": started},
-        }
-        if method != "GET":
-            operation["requestBody"] = {
-                "required": False,
-                "content": {
-                    "application/json": {"schema": body},
-                    "application/x-www-form-urlencoded": {"schema": body},
-                },
-            }
-        result[method.lower()] = operation
-    return result
-
-
-def _option_schema(option: Option) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": _JSON_TYPES[option.kind]}
-    if option.default is not None:
-        schema["default"] = option.default
-    if option.help:
-        schema["description"] = option.help
-    return schema
 
 
 _DOC = {

@@ -1,9 +1,9 @@
-"""Palladium 1.2's names: the ``url-rule`` and ``partial`` components, and its scripts.
+"""Palladium 1.2's names: the ``partial`` component and Palladium's scripts.
 
-``palladium.server.add_url_rule`` and ``palladium.util.Partial`` in a config build the same
-components as the short names; ``pld-fit``, ``pld-test``, ``pld-list``, ``pld-admin``,
-``pld-version``, ``pld-devserver``, ``pld-stream``, ``pld-upgrade`` and ``pld-export`` run the
-``pld`` command of the same name.
+``palladium.util.Partial`` in a config builds the same component as ``partial``
+(``palladium.server.add_url_rule`` is the ``endpoints`` plugin's ``url-rule``). ``pld-fit``,
+``pld-test``, ``pld-list``, ``pld-admin``, ``pld-version``, ``pld-devserver``, ``pld-stream``,
+``pld-upgrade`` and ``pld-export`` run the ``pld`` command of the same name.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from pld_core import UrlRule, hookimpl, import_dotted, make_script
+from pld_core import hookimpl, import_dotted, make_script
 
 
 def partial(func: str | Callable[..., Any], **kwargs: Any) -> Callable[..., Any]:
@@ -32,7 +32,6 @@ def partial(func: str | Callable[..., Any], **kwargs: Any) -> Callable[..., Any]
 
 @hookimpl
 def pld_register_components(register: Callable[..., None]) -> None:
-    register("url-rule", UrlRule, aliases=["palladium.server.add_url_rule"])
     register("partial", partial, aliases=["palladium.util.Partial"])
 
 

@@ -23,8 +23,8 @@ from pld_core import (
     encode_text,
     error_text,
     hookimpl,
+    make_predict_path,
     parse_json,
-    predict_path,
 )
 
 
@@ -32,7 +32,7 @@ class PredictStream:
     """Answer JSON lines with the config's predict service and the active model."""
 
     def __init__(self, config: Config, service_key: str = "predict_service"):
-        self.path: PredictPath = predict_path(config, service_key, ModelSource(config))
+        self.path: PredictPath = make_predict_path(config, service_key, ModelSource(config))
 
     def process_line(self, line: str) -> str:
         """The output line for one input line; raises on a bad line."""

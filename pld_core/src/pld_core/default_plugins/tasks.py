@@ -1,0 +1,182 @@
+"""Tasks as commands and endpoints: one declaration, two doors.
+
+Every task a plugin registers (``fit``, ``test``, ``grid-search``...) becomes the command
+``pld <name>``, its options Click options, and a view of the same name that a config's
+``url-rule`` mounts: it reads the same options from the query string, a form or a JSON body and
+runs the task as a background job whose record shows under ``/alive``. Both doors check values
+the same way (:class:`pld_core.Option`) and end in ``task.run(config, **options)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+from werkzeug.exceptions import BadRequest
+from werkzeug.wrappers import Request, Response
+
+from pld_core import (
+    App,
+    Option,
+    OptionError,
+    Task,
+    command_config,
+    common_options,
+    hookimpl,
+    process_store,
+    run_job,
+)
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def task_command(task: Task) -> click.Command:
+    """``pld <task>``: the task's options as Click options, then ``task.run`` and its report.
+
+    While the task runs, anything printed to stdout (scikit-learn's ``verbose`` output) goes to
+    stderr, so stdout carries only the report.
+    """
+
+    def callback(**values: Any) -> None:
+        options = task.options_from_cli(values)
+        config = command_config()
+        with contextlib.redirect_stdout(sys.stderr):
+            result = task.run(config, **options)
+        if task.report is not None:
+            task.report(result, options, click.echo)
+
+    decorated: Callable[..., Any] = callback
+    for option in reversed(task.options):  # decorators apply bottom-up: keep the declared order
+        decorated = _click_option(option)(decorated)
+    return click.command(task.name, help=task.help)(common_options(decorated))
+
+
+def _click_option(option: Option) -> Callable[[Any], Any]:
+    declarations = (*option.cli_flags, option.name)
+    if option.kind is bool:
+        return click.option(
+            *declarations,
+            is_flag=True,
+            flag_value=not option.negates,
+            default=bool(option.default),
+            help=option.help,
+        )
+    return click.option(
+        *declarations,
+        type=option.kind,
+        default=option.default,
+        metavar=option.metavar,
+        help=option.help,
+    )
+
+
+def task_view(task: Task) -> Callable[[Request, App], Response]:
+    """Start ``task`` in the background with the request's options; answer the job id."""
+
+    def start(request: Request, app: App) -> Response:
+        try:
+            options = task.options_from_request(request_options(request))
+        except OptionError as exc:
+            return app.error(400, f"BadRequest: {exc}")
+        config = app.config
+
+        def job() -> Any:
+            return task.run(config, **options)
+
+        _thread, job_id = run_job(process_store, task.name, job, params=options)
+        return app.json({"job_id": job_id})
+
+    return start
+
+
+def request_options(request: Request) -> dict[str, Any]:
+    """Options from the query string plus the form or a JSON object body, each given once."""
+    given: list[tuple[str, Any]] = list(request.args.items(multi=True))
+    if request.is_json and request.get_data(cache=True):  # an empty body gives no options
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadRequest("the JSON body must be an object of option names and values")
+        given.extend(body.items())
+    else:
+        given.extend(request.form.items(multi=True))
+    values: dict[str, Any] = {}
+    for name, value in given:
+        if name in values:  # which one would count? Refuse to guess.
+            raise BadRequest(f"option {name!r} is given more than once")
+        values[name] = value
+    return values
+
+
+def task_operations(task: Task, methods: Iterable[str] = ("GET", "POST")) -> dict[str, Any]:
+    """OpenAPI operations of a task endpoint: its HTTP options as query, form or JSON fields."""
+    options = [option for option in task.options if option.http]
+    body = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {option.name: _option_schema(option) for option in options},
+    }
+    started = {
+        "description": "The job was started.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"job_id": {"type": "string"}}}
+            }
+        },
+    }
+    result: dict[str, Any] = {}
+    for method in methods:
+        operation: dict[str, Any] = {
+            "summary": task.help.split("\n", 1)[0] or f"Start the {task.name} task",
+            "description": (
+                f"Starts `pld {task.name}` as a background job and answers its id at once; "
+                "the job's status, progress and result appear under /alive."
+            ),
+            "operationId": f"{task.name}_{method.lower()}",
+            "parameters": [
+                {"name": o.name, "in": "query", "required": False, "schema": _option_schema(o)}
+                for o in options
+            ],
+            "responses": {"200": started},
+        }
+        if method != "GET":
+            operation["requestBody"] = {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": body},
+                    "application/x-www-form-urlencoded": {"schema": body},
+                },
+            }
+        result[method.lower()] = operation
+    return result
+
+
+def _option_schema(option: Option) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": _JSON_TYPES[option.kind]}
+    if option.default is not None:
+        schema["default"] = option.default
+    if option.help:
+        schema["description"] = option.help
+    return schema
+
+
+@hookimpl
+def pld_register_commands(register: Callable[..., None], tasks: dict[str, Task]) -> None:
+    for task in tasks.values():
+        register(task_command(task), origin=task.plugin)
+
+
+@hookimpl
+def pld_register_views(register: Callable[..., None], tasks: dict[str, Task]) -> None:
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    for task in tasks.values():
+        register(
+            task.name,
+            task_view(task),
+            decorators=task.http_decorators,
+            summary=task.help,
+            openapi=task_operations(task, methods),
+            origin=task.plugin,
+        )
