@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pld_core.cli import command_config, command_plugins, common_options, make_cli, make_script
 from pld_core.config import Config, get_config, initialize_config, load_config, use_config
+from pld_core.converters import to_bool, to_float, to_int, to_str
 from pld_core.decorators import decorate
 from pld_core.encoding import decode, encode, encode_text
 from pld_core.envelope import (
@@ -133,6 +134,10 @@ __all__ = [
     "run_task",
     "scorers",
     "timer",
+    "to_bool",
+    "to_float",
+    "to_int",
+    "to_str",
     "training_metadata",
     "use_config",
     "write_model",

@@ -9,15 +9,13 @@ can ask for, an HTTP client can ask for too, under the keyword's name.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pld_core.converters import to_bool, to_float, to_int, to_str
 from pld_core.errors import PldError
 
-_TRUE = frozenset({"1", "t", "true", "y", "yes", "on"})
-_FALSE = frozenset({"0", "f", "false", "n", "no", "off"})
 _KINDS = (bool, int, float, str)
 
 
@@ -71,42 +69,11 @@ class Option:
         return value
 
 
-def _to_bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str):
-        text = raw.strip().lower()
-        if text in _TRUE | _FALSE:
-            return text in _TRUE
-    raise ValueError(raw)
-
-
-def _to_int(raw: Any) -> int:
-    if isinstance(raw, bool | float):
-        raise ValueError(raw)
-    return int(raw)
-
-
-def _to_float(raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise ValueError(raw)
-    value = float(raw)
-    if not math.isfinite(value):  # NaN would compare false with every score
-        raise ValueError(raw)
-    return value
-
-
-def _to_str(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return raw
-
-
 _CONVERTERS: dict[type, Callable[[Any], Any]] = {
-    bool: _to_bool,
-    int: _to_int,
-    float: _to_float,
-    str: _to_str,
+    bool: to_bool,
+    int: to_int,
+    float: to_float,  # finite only: NaN would compare false with every score
+    str: to_str,
 }
 _NOUNS = {int: "whole number", float: "finite number", str: "string"}
 

@@ -11,56 +11,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import InputError, PredictPath, hookimpl
+from pld_core import InputError, PredictPath, hookimpl, to_bool, to_float, to_int, to_str
 from pld_core import PredictService as PredictServiceInterface
 
 logger = logging.getLogger(__name__)
 
 
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "t", "yes"):
-        return True
-    if text in ("false", "0", "f", "no"):
-        return False
-    raise ValueError(f"{value!r} is not a boolean")
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
-    return float(value)
-
-
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not an integer")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
-        return int(value)
-    return int(value)
-
-
-def _to_str(value: Any) -> str:
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a string")
-    return str(value)
-
-
+#: The mapping's type names. Samples are lenient where JSON and query strings call for it: a
+#: whole float (3.0) is an integer, a number is text; NaN passes (the model decides).
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "float": _to_float,
-    "int": _to_int,
-    "str": _to_str,
-    "bool": _to_bool,
+    "float": partial(to_float, finite=False),
+    "int": partial(to_int, whole_floats=True),
+    "str": partial(to_str, numbers=True),
+    "bool": to_bool,
 }
 
 
