@@ -15,8 +15,7 @@ import pandas
 import pytest
 from werkzeug.test import Client
 
-from pld_core import create_app, data_metadata, load_config
-from pld_core.metadata import input_schema
+from pld_core import create_app, data_metadata, input_schema, load_config
 
 QUERY = {"sepal length": "6.3", "sepal width": "2.5", "petal length": "4.9", "petal width": "1.5"}
 FIELDS = list(QUERY)

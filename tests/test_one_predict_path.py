@@ -137,3 +137,20 @@ def test_two_apps_in_one_process_serve_their_own_models(two_stores):
         "logistic": "sklearn.linear_model._logistic.LogisticRegression",
         "constant": "sklearn.dummy.DummyClassifier",
     }
+
+
+def test_head_answers_like_get(fitted_iris):
+    client = Client(create_app(load_config(str(fitted_iris))))
+    got, head = (
+        client.get("/predict", query_string=GOOD),
+        client.head("/predict", query_string=GOOD),
+    )
+    assert (
+        (head.status_code, head.mimetype)
+        == (got.status_code, got.mimetype)
+        == (
+            200,
+            "application/json",
+        )
+    )
+    assert head.get_data() == b""

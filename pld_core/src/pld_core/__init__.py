@@ -43,6 +43,7 @@ from pld_core.jobs import progress_reporter, run_job
 from pld_core.metadata import (
     data_metadata,
     distribution_versions,
+    input_schema,
     jsonable,
     model_metadata,
     training_metadata,
@@ -117,6 +118,7 @@ __all__ = [
     "hookspec",
     "import_dotted",
     "initialize_config",
+    "input_schema",
     "json_response",
     "jsonable",
     "list_models",
