@@ -85,8 +85,9 @@ def pld_register_decorators(register: Callable[..., None]) -> None:
 def pld_register_components(register: Callable[..., None]) -> None:
     """Register any other named component a config can build (helpers, wiring entries).
 
-    pld-core's ``palladium`` default plugin registers ``url-rule`` (alias
-    ``palladium.server.add_url_rule``) and ``partial`` (``palladium.util.Partial``) here.
+    pld-core's default plugins register ``url-rule`` (``endpoints``, alias
+    ``palladium.server.add_url_rule``) and ``partial`` (``palladium``, alias
+    ``palladium.util.Partial``) here.
 
     :param register: ``register(name, factory, aliases=())``, as for dataset loaders.
     """
@@ -152,7 +153,7 @@ def pld_register_tasks(register: Callable[..., None]) -> None:
 
     Each task becomes the command ``pld <name>``; a config's ``url-rule`` with
     ``view_func: '<name>'`` serves it as an endpoint that runs it as a background job (like
-    ``/fit``). pld-core's default plugins register ``fit``; pld-plugins registers
+    ``/fit``). pld-core's default plugins register ``fit`` and ``test``; pld-plugins registers
     ``grid-search``. :func:`pld_core.run_task` runs one from Python.
 
     :param register: ``register(task)`` with a :class:`pld_core.Task`. A name another plugin

@@ -204,6 +204,10 @@ class TestResult:
     version: Any
     scores: dict[str, float]
 
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe summary, e.g. for a ``/test`` job record."""
+        return {"version": self.version, "scores": self.scores}
+
 
 def test(config: Config, model_version: int | None = None) -> TestResult:
     """Score ``model_version`` (the active model when ``None``) on ``dataset_loader_test``."""
