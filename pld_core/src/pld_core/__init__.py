@@ -23,6 +23,7 @@ from pld_core.envelope import (
 from pld_core.errors import (
     ConfigError,
     InputError,
+    LimitError,
     NoModelError,
     PldError,
     PluginConflictError,
@@ -52,7 +53,7 @@ from pld_core.model_source import ModelSource
 from pld_core.plugins import DEFAULT_PLUGINS, core_version, describe_plugins, get_plugin_manager
 from pld_core.predict_path import PredictPath, make_predict_path, parse_json
 from pld_core.process_state import ProcessStore, process_store
-from pld_core.server import App, Endpoint, create_app
+from pld_core.server import App, Endpoint, Limits, create_app
 from pld_core.steps import (
     fit,
     fit_model,
@@ -80,6 +81,8 @@ __all__ = [
     "DatasetLoader",
     "Endpoint",
     "InputError",
+    "Limits",
+    "LimitError",
     "Model",
     "ModelPersister",
     "ModelSource",

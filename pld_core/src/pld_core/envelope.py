@@ -13,10 +13,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from pld_core.encoding import encode
-from pld_core.errors import InputError, NoModelError, PredictError
+from pld_core.errors import InputError, LimitError, NoModelError, PredictError
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,16 @@ def error_response(
 def describe_error(exc: BaseException) -> tuple[int, int, str]:
     """``(HTTP status, error code, message)`` for an exception raised while predicting.
 
-    Bad input is the client's (400); no model yet is 503; a model's :class:`PredictError`
-    keeps its code; anything else is the server's (500) and is logged with its traceback.
+    Bad input is the client's (400, 413 over a limit); no model yet is 503; a model's
+    :class:`PredictError` keeps its code; anything else is the server's (500) and is logged
+    with its traceback.
     """
+    if isinstance(exc, LimitError):
+        return 413, -1, str(exc)
     if isinstance(exc, InputError):
         return 400, -1, str(exc)
+    if isinstance(exc, HTTPException):  # raised by Werkzeug while reading the request
+        return exc.code or 400, -1, f"{type(exc).__name__}: {exc.description}"
     if isinstance(exc, NoModelError):
         return 503, -1, str(exc.args[0] if exc.args else exc)
     if isinstance(exc, PredictError):

@@ -61,3 +61,10 @@ class InputError(PldError):
 
 class NoModelError(LookupError):
     """There is no model to predict with yet (HTTP answers 503)."""
+
+
+class LimitError(InputError):
+    """A request is larger than the service's ``limits`` allow (HTTP answers 413)."""
+
+    def __str__(self) -> str:
+        return f"RequestEntityTooLarge: {self.args[0] if self.args else ''}"

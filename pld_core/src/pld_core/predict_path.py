@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 from pld_core.config import Config
 from pld_core.encoding import as_list, decode, encode
 from pld_core.envelope import JSON_MIMETYPE, describe_error, error_response
-from pld_core.errors import InputError, NoModelError, PredictError
+from pld_core.errors import InputError, LimitError, NoModelError, PredictError
 from pld_core.hook_defaults import PLUGIN_NAME as HOOK_DEFAULTS
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
@@ -68,6 +68,8 @@ class PredictPath:
         self.metadata = dict(own or service_metadata or {})
         self._ok = {"status": "OK", "error_code": 0, **self.metadata}
         self._checked: tuple[Any, str | None] = (None, None)  # (model, what is wrong with it)
+        #: The most samples one HTTP request may send (the config's ``limits.max_rows``).
+        self.max_rows: int | None = None
 
     def model(self) -> Any:
         """The model to predict with; refuses one the service cannot feed correctly."""
@@ -101,6 +103,11 @@ class PredictPath:
                 single, records = True, [request.args]
             else:
                 single, records = False, _json_body(request)
+                too_many = self.max_rows is not None and isinstance(records, list)
+                if too_many and len(records) > self.max_rows:  # type: ignore[operator]
+                    raise LimitError(
+                        f"{len(records)} samples in one request; at most {self.max_rows}"
+                    )
             result = self.service.result(self.predict(records, request.args), single)
             return Response(
                 encode({"result": result, "metadata": self._ok}), mimetype=JSON_MIMETYPE

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -52,6 +52,31 @@ class Endpoint:
     errors: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may bring: the config's ``limits`` entry, checked before parsing.
+
+    :ivar max_body_bytes: the largest body read (413 above; a chunked body is cut off there).
+    :ivar max_rows: the most samples one predict request may send (413 above).
+    """
+
+    max_body_bytes: int = 10 * 2**20
+    max_rows: int = 100_000
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limits:
+        given = config.get("limits") or {}
+        known = {field.name for field in fields(cls)}
+        if not isinstance(given, dict) or set(given) - known:
+            raise config.error(f"must be a dict with some of the keys {sorted(known)}", "limits")
+        for name, value in given.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise config.error(
+                    f"must be a positive whole number, not {value!r}", f"limits.{name}"
+                )
+        return cls(**given)
+
+
 class App:
     """The WSGI application serving one configuration; what every view receives as ``app``.
 
@@ -65,6 +90,7 @@ class App:
     :ivar named_views: the views a config's ``url-rule`` can mount, by name.
     :ivar endpoints: path → :class:`Endpoint`, in the order they were added.
     :ivar state: anything a plugin keeps per app (built once, e.g. a document).
+    :ivar limits: what one request may bring (:class:`Limits`).
     """
 
     def __init__(self, config: Config):
@@ -75,6 +101,7 @@ class App:
         self.views: dict[str, View] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.state: dict[str, Any] = {}
+        self.limits = Limits.from_config(config)
         self.models = ModelSource(config)
         self.tasks: dict[str, Task] = collect_tasks(plugins)
         self.predict_paths: dict[str, PredictPath] = {}
@@ -102,6 +129,7 @@ class App:
 
     def _add_predict_service(self, key: str, service: PredictService) -> None:
         path = make_predict_path(self.config, key, self.models)
+        path.max_rows = self.limits.max_rows
         self.predict_paths[key] = path
         info = Endpoint(
             service.entry_point,
@@ -117,8 +145,14 @@ class App:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(environ)
+        request.max_content_length = request.max_form_memory_size = self.limits.max_body_bytes
         adapter = self.url_map.bind_to_environ(environ)
         try:
+            size = request.content_length
+            if size is not None and size > self.limits.max_body_bytes:  # refused unread
+                raise RequestEntityTooLarge(
+                    f"the body has {size} bytes; at most {self.limits.max_body_bytes} are read"
+                )
             endpoint, _args = adapter.match()
             response = self.views[endpoint](request)
         except HTTPException as exc:

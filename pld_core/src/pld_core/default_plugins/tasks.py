@@ -10,6 +10,7 @@ the same way (:class:`pld_core.Option`) and end in ``task.run(config, **options)
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -96,7 +97,10 @@ def request_options(request: Request) -> dict[str, Any]:
     """Options from the query string plus the form or a JSON object body, each given once."""
     given: list[tuple[str, Any]] = list(request.args.items(multi=True))
     if request.is_json and request.get_data(cache=True):  # an empty body gives no options
-        body = request.get_json(silent=True)
+        try:  # Python's json, so NaN reaches the option check, which names it
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+            raise BadRequest(f"the JSON body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise BadRequest("the JSON body must be an object of option names and values")
         given.extend(body.items())
