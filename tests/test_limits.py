@@ -173,3 +173,40 @@ def test_a_100_mb_body_under_gunicorn_is_a_413_and_costs_no_memory(
         assert after <= 1.2 * idle, (idle, after)
         status, answer = http_json(f"{base}/predict?{QUERY}")  # and serving goes on
         assert status == 200 and answer["result"] == "Iris-versicolor"
+
+
+def test_a_doubled_slash_redirect_says_where_to(fitted_iris):
+    client = Client(create_app(load_config(str(fitted_iris))))
+    answer = client.get("/alive//")
+    assert answer.status_code == 308 and answer.mimetype == "application/json"
+    assert client.get(answer.headers["Location"]).status_code == 200
+
+
+def _raw_request(base: str, request: bytes) -> tuple[int, bytes, dict]:
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while data := sock.recv(65536):
+            answer += data
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head.lower(), json.loads(body)
+
+
+def test_a_malformed_chunked_body_under_gunicorn_is_a_400(fitted_iris, write_iris_config, tmp_path):
+    config = write_iris_config(RULES)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PALLADIUM_CONFIG"}
+    env["PLD_CONFIG"] = str(config)
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    command = [gunicorn, "--workers", "2", "--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"]
+    with running_server(command, port, cwd=tmp_path, env=env) as base:
+        for path, content_type in [("/predict", "application/json"), ("/fit", "application/json")]:
+            request = (
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n[]\r\n0\r\n\r\n"
+            ).encode()
+            status, head, body = _raw_request(base, request)
+            assert status == 400 and b"application/json" in head, (path, body)
+            assert body["metadata"]["status"] == "ERROR"
+        assert http_json(f"{base}/predict?{QUERY}")[0] == 200

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from pld_core.config import Config
@@ -124,7 +125,13 @@ class PredictPath:
 def _json_body(request: Request) -> Any:
     if request.mimetype != JSON_MIMETYPE:
         raise InputError(f"the body must be application/json, not {request.mimetype or 'empty'}")
-    return parse_json(request.get_data(), "the body")
+    try:
+        data = request.get_data()
+    except HTTPException:  # over the size limit: 413
+        raise
+    except Exception as exc:  # the WSGI server could not read it: a malformed chunked body
+        raise InputError(f"the body could not be read: {type(exc).__name__}: {exc}") from None
+    return parse_json(data, "the body")
 
 
 def parse_json(data: bytes | str, what: str = "the line") -> Any:

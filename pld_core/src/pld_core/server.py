@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from pld_core.config import Config
@@ -160,6 +160,8 @@ class App:
             allowed = getattr(exc, "valid_methods", None)  # 405 must say what is allowed
             if allowed:
                 response.headers["Allow"] = ", ".join(sorted(allowed))
+            if isinstance(exc, RequestRedirect):  # /alive// → /alive: say where to
+                response.headers["Location"] = exc.new_url
         except Exception as exc:
             logger.exception("%s %s failed", request.method, request.path)
             response = self.error(500, f"{type(exc).__name__}: {exc}")

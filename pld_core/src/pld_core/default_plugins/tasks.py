@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Request, Response
 
 from pld_core import (
@@ -96,16 +96,23 @@ def task_view(task: Task) -> Callable[[Request, App], Response]:
 def request_options(request: Request) -> dict[str, Any]:
     """Options from the query string plus the form or a JSON object body, each given once."""
     given: list[tuple[str, Any]] = list(request.args.items(multi=True))
-    if request.is_json and request.get_data(cache=True):  # an empty body gives no options
+    try:  # reading fails on a body the server cannot read (a malformed chunked one)
+        data = request.get_data(cache=True) if request.is_json else b""
+        form = request.form if not request.is_json else None
+    except HTTPException:  # over the size limit: 413
+        raise
+    except Exception as exc:  # the WSGI server could not read it (a malformed chunked body)
+        raise BadRequest(f"the body could not be read: {type(exc).__name__}: {exc}") from None
+    if data:  # a JSON body; an empty one gives no options
         try:  # Python's json, so NaN reaches the option check, which names it
-            body = json.loads(request.get_data(cache=True))
+            body = json.loads(data)
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise BadRequest(f"the JSON body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise BadRequest("the JSON body must be an object of option names and values")
         given.extend(body.items())
-    else:
-        given.extend(request.form.items(multi=True))
+    elif form is not None:
+        given.extend(form.items(multi=True))
     values: dict[str, Any] = {}
     for name, value in given:
         if name in values:  # which one would count? Refuse to guess.
