@@ -16,20 +16,16 @@ import pluggy
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from pld_core import hook_defaults
 from pld_core.config import Config
 from pld_core.encoding import as_list, decode, encode
 from pld_core.envelope import JSON_MIMETYPE, describe_error, error_response
 from pld_core.errors import InputError, LimitError, NoModelError, PredictError
-from pld_core.hook_defaults import PLUGIN_NAME as HOOK_DEFAULTS
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 
 ModelCall = Callable[..., Any]
 _NO_QUERY: Mapping[str, Any] = {}
-
-
-def _call_model(*, model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
-    return getattr(model, method)(X, **params)
 
 
 def model_caller(plugins: pluggy.PluginManager | None) -> ModelCall:
@@ -38,10 +34,10 @@ def model_caller(plugins: pluggy.PluginManager | None) -> ModelCall:
     The hook machinery would cost every request and change nothing then.
     """
     if plugins is None:
-        return _call_model
+        return hook_defaults.pld_predict
     hook = plugins.hook.pld_predict
-    if all(impl.plugin_name == HOOK_DEFAULTS for impl in hook.get_hookimpls()):
-        return _call_model
+    if all(impl.plugin_name == hook_defaults.PLUGIN_NAME for impl in hook.get_hookimpls()):
+        return hook_defaults.pld_predict
     return hook
 
 
