@@ -34,10 +34,12 @@ ERROR_ENVELOPE: dict[str, Any] = {
         }
     },
 }
+_WITH_BODY = ("post", "put", "patch")
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _REASONS = {
     400: "The request is malformed or does not match the input fields.",
     404: "Not found.",
+    413: "The body or the number of samples is over the service's limits.",
     500: "The model or the server failed.",
     503: "No model is loaded yet.",
 }
@@ -74,11 +76,13 @@ def operations(endpoint: Endpoint) -> dict[str, Any]:
             method.lower(): {"summary": summary, "responses": {"200": {"description": "Success."}}}
             for method in endpoint.methods
         }
-    errors = error_responses(400, 500, *endpoint.errors)
-    return {
-        method: {**operation, "responses": _with_content({**errors, **operation["responses"]})}
-        for method, operation in given.items()
-    }
+    described = {}
+    for method, operation in given.items():
+        too_large = (413,) if method in _WITH_BODY else ()  # over the service's limits
+        errors = error_responses(400, *too_large, 500, *endpoint.errors)
+        responses = _with_content({**errors, **operation["responses"]})
+        described[method] = {**operation, "responses": responses}
+    return described
 
 
 def _with_content(responses: dict[str, Any]) -> dict[str, Any]:
