@@ -35,7 +35,6 @@ ERROR_ENVELOPE: dict[str, Any] = {
     },
 }
 _WITH_BODY = ("post", "put", "patch")
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _REASONS = {
     400: "The request is malformed or does not match the input fields.",
     404: "Not found.",
