@@ -136,26 +136,36 @@ def _post_huge(
     return status, json.loads(body[: body.rindex(b"}") + 1])
 
 
-def test_a_100_mb_body_under_gunicorn_is_a_413_and_costs_no_memory(
-    fitted_iris, write_iris_config, tmp_path
+def _server_command(server: str, port: int) -> list[str]:
+    scripts = Path(sys.executable).parent
+    if server == "gunicorn":
+        return [str(scripts / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}"] + [
+            "pld_core.wsgi:app"
+        ]
+    return [str(scripts / "pld"), "serve", "--port", str(port)]
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "pld serve"])
+def test_a_100_mb_body_is_a_413_and_costs_no_memory(
+    fitted_iris, write_iris_config, tmp_path, server
 ):
     config = write_iris_config(RULES)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PALLADIUM_CONFIG"}
     env["PLD_CONFIG"] = str(config)
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    command = [gunicorn, "--workers", "2", "--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"]
+    command = _server_command(server, port)
     with running_server(command, port, cwd=tmp_path, env=env) as base:
-        for _ in range(4):  # both workers have answered a prediction: warm
+        for _ in range(4):  # every worker has answered a prediction: warm
             assert http_json(f"{base}/predict?{QUERY}")[0] == 200
-        bound = f"127.0.0.1:{port}"
-        gunicorns = [
+        serving = [  # the server's processes: their command line names the port
             process
             for process in psutil.process_iter(["cmdline"])
-            if bound in " ".join(process.info["cmdline"] or [])
+            if str(port) in " ".join(process.info["cmdline"] or [])
         ]
-        workers = [process for process in gunicorns if process.parent() in gunicorns]
-        assert len(workers) == 2
+        # gunicorn: the two workers (children of the master); pld serve: its one process
+        workers = [process for process in serving if process.parent() in serving]
+        workers = workers or serving
+        assert len(workers) == (2 if server == "gunicorn" else 1)
         idle = sum(worker.memory_info().rss for worker in workers)
         for path, content_type in [
             ("/predict", "application/json"),
