@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def _fallback(value: Any) -> Any:
@@ -25,7 +25,10 @@ def _fallback(value: Any) -> Any:
 def encode(value: Any, *, indent: bool = False) -> bytes:
     """``value`` as JSON bytes; ``indent`` for people (two spaces), compact otherwise."""
     options = _OPTIONS | orjson.OPT_INDENT_2 if indent else _OPTIONS
-    return orjson.dumps(value, default=_fallback, option=options)
+    try:
+        return orjson.dumps(value, default=_fallback, option=options)
+    except TypeError:  # a dict with keys that are not text: slower, so only when needed
+        return orjson.dumps(value, default=_fallback, option=options | orjson.OPT_NON_STR_KEYS)
 
 
 def encode_text(value: Any, *, indent: bool = False) -> str:

@@ -44,12 +44,12 @@ def error_response(
     return json_response(error_body(message, code, metadata), status)
 
 
-def describe_error(exc: BaseException) -> tuple[int, int, str]:
-    """``(HTTP status, error code, message)`` for an exception raised while predicting.
+def describe_error(exc: BaseException, where: str = "prediction") -> tuple[int, int, str]:
+    """``(HTTP status, error code, message)`` for an exception raised while answering.
 
     Bad input is the client's (400, 413 over a limit); no model yet is 503; a model's
     :class:`PredictError` keeps its code; anything else is the server's (500) and is logged
-    with its traceback.
+    with its traceback, naming ``where`` it happened.
     """
     if isinstance(exc, LimitError):
         return 413, -1, str(exc)
@@ -61,7 +61,7 @@ def describe_error(exc: BaseException) -> tuple[int, int, str]:
         return 503, -1, str(exc.args[0] if exc.args else exc)
     if isinstance(exc, PredictError):
         return 500, exc.error_code, exc.error_message
-    logger.error("prediction failed", exc_info=exc)
+    logger.error("%s failed", where, exc_info=exc)
     return 500, -1, f"{type(exc).__name__}: {exc}"
 
 

@@ -102,10 +102,11 @@ def pld_register_routes(register: Callable[..., None], app: Any) -> None:
     through this hook too (default plugins ``status``, ``openapi``, ``endpoints``).
 
     :param register: ``register(path, view, methods=("GET",), decorators=None, openapi=None,
-        origin=None)``: ``view(request, app)`` answers ``methods`` on ``path`` with a Werkzeug
-        response; ``decorators`` names the config decorator list that wraps it; ``openapi`` is
-        the path's OpenAPI operations (``{"get": {...}}``); ``origin`` names who the route is
-        for in conflict messages (default: the plugin).
+        origin=None, summary="")``: ``view(request, app)`` answers ``methods`` on ``path`` with
+        a Werkzeug response; ``decorators`` names the config decorator list that wraps it;
+        ``openapi`` is the path's OpenAPI operations (``{"get": {...}}``), or ``summary`` one
+        line for them; ``origin`` names who the route is for in conflict messages (default:
+        the plugin).
     :param app: The :class:`pld_core.App` being built (its ``config``, ``named_views``,
         ``tasks``), or ``None`` when pld only lists what plugins register (``pld plugins``).
     """

@@ -40,9 +40,9 @@ class ModelSource:
         self._model: Any = None
         self.get: Callable[[], Any]
         #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
-        self.caching = isinstance(self.persister, CachingModelPersister) and version is None
+        self.caching = False
         if isinstance(self.persister, CachingModelPersister) and version is None:
-            self.get = self.persister.cached_model
+            self.caching, self.get = True, self.persister.cached_model
             return
         self.get = self._kept
         if self.persister is not None:

@@ -222,6 +222,7 @@ class Route:
     plugin: str
     openapi: dict[str, Any] | None = None
     owner: str = ""  # who it is for, in messages: "plugin 'x'", "url-rule '/fit'"
+    summary: str = ""
 
 
 def collect_routes(pm: pluggy.PluginManager, app: Any = None) -> list[Route]:
@@ -237,6 +238,7 @@ def collect_routes(pm: pluggy.PluginManager, app: Any = None) -> list[Route]:
         decorators: str | None = None,
         openapi: dict[str, Any] | None = None,
         origin: str | None = None,
+        summary: str = "",
     ) -> None:
         if not isinstance(path, str) or not path.startswith("/"):
             raise PluginConflictError(
@@ -244,7 +246,7 @@ def collect_routes(pm: pluggy.PluginManager, app: Any = None) -> list[Route]:
             )
         verbs = tuple(m.upper() for m in methods)
         owner = origin or f"plugin {plugin!r}"
-        route = Route(path, view, verbs, decorators, plugin, openapi, owner)
+        route = Route(path, view, verbs, decorators, plugin, openapi, owner, summary)
         for method in verbs:
             _claim(routes, f"{method} {path}", route, "route")
 

@@ -9,18 +9,17 @@ the config, the model and the answers.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from pld_core.config import Config
 from pld_core.decorators import decorate
-from pld_core.envelope import error_response, json_response
+from pld_core.envelope import describe_error, error_response, json_response
 from pld_core.errors import ConfigError
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
@@ -29,8 +28,6 @@ from pld_core.predict_path import PredictPath, make_predict_path
 from pld_core.registry import View as NamedView
 from pld_core.registry import collect_routes, collect_tasks, collect_views
 from pld_core.tasks import Task
-
-logger = logging.getLogger(__name__)
 
 View = Callable[[Request], Response]
 
@@ -110,7 +107,7 @@ class App:
                 self._add_predict_service(key, service)
         self.named_views: dict[str, NamedView] = collect_views(plugins, self.tasks)
         for route in collect_routes(plugins, self):
-            info = Endpoint(route.path, route.methods, route.owner, operations=route.openapi)
+            info = Endpoint(route.path, route.methods, route.owner, route.summary, route.openapi)
             self.add(info, _bind(route.view, self), route.decorators)
 
     # -- building ----------------------------------------------------------------------------
@@ -155,16 +152,14 @@ class App:
                 )
             endpoint, _args = adapter.match()
             response = self.views[endpoint](request)
-        except HTTPException as exc:
-            response = self.error(exc.code or 500, f"{type(exc).__name__}: {exc.description}")
+        except Exception as exc:  # the one mapping of exceptions to answers
+            status, code, message = describe_error(exc, f"{request.method} {request.path}")
+            response = self.error(status, message, code)
             allowed = getattr(exc, "valid_methods", None)  # 405 must say what is allowed
             if allowed:
                 response.headers["Allow"] = ", ".join(sorted(allowed))
             if isinstance(exc, RequestRedirect):  # /alive// → /alive: say where to
                 response.headers["Location"] = exc.new_url
-        except Exception as exc:
-            logger.exception("%s %s failed", request.method, request.path)
-            response = self.error(500, f"{type(exc).__name__}: {exc}")
         return response(environ, start_response)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pluggy
+
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.errors import ConfigError
@@ -19,10 +21,14 @@ from pld_core.tasks import task_names
 Scorer = Callable[[Any, Any, Any], float]
 
 
-def _hooks(config: Config) -> Any:
+def _plugins(config: Config) -> pluggy.PluginManager:
     if config.plugins is None:
         raise ConfigError("this configuration was built without a plugin manager")
-    return config.plugins.hook
+    return config.plugins
+
+
+def _hooks(config: Config) -> Any:
+    return _plugins(config).hook
 
 
 def load_data(config: Config, key: str) -> tuple[Any, Any]:
@@ -101,9 +107,7 @@ def _scorer(config: Config, scoring: Any, key: str) -> Scorer:
 
 def run_task(config: Config, name: str, **options: Any) -> Any:
     """Run the task ``name`` (``fit``, ``grid-search``...) with ``options``; return its result."""
-    if config.plugins is None:
-        raise ConfigError("this configuration was built without a plugin manager")
-    tasks = collect_tasks(config.plugins)
+    tasks = collect_tasks(_plugins(config))
     if name not in tasks:
         raise ConfigError(f"no plugin registers the task {name!r} (tasks: {task_names(tasks)})")
     return tasks[name].run(config, **options)

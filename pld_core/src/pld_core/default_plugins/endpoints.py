@@ -23,7 +23,6 @@ from werkzeug.wrappers import Request, Response
 from pld_core import App, ConfigError, hookimpl, import_dotted, list_models, process_store, run_job
 
 _PALLADIUM_VIEWS = "palladium.server."
-_SUCCESS = {"200": {"description": "Success."}}
 
 
 class UrlRule:
@@ -68,11 +67,11 @@ class UrlRule:
         if named is not None:
             given = named.openapi or {}
             operations = {m: op for m, op in given.items() if m.upper() in self.methods}
-            if not operations:
-                operation = {"summary": named.summary or named.name, "responses": _SUCCESS}
-                operations = {method.lower(): operation for method in self.methods}
             decorators = self.decorators or named.decorators
-            register(self.rule, named.view, self.methods, decorators, operations, origin)
+            summary = named.summary or named.name
+            register(
+                self.rule, named.view, self.methods, decorators, operations or None, origin, summary
+            )
             return
         if "." not in self.view and ":" not in self.view:
             raise ConfigError(
