@@ -3,7 +3,9 @@
 ``make_cli()`` builds a new group each time from what plugins register: commands through
 ``pld_register_commands`` (pld's own ``test``, ``list``, ``serve``... too) and one command per
 task. Failures print one line to stderr: exit 1 for runtime failures, 2 for usage and config
-errors; ``--debug`` shows the traceback instead.
+errors; ``--debug`` shows the traceback instead. Names two plugins register are one line and
+exit 2 too; the ``pld`` command still builds its group then, so the commands registered with
+``despite_clashes`` (``pld plugins``) run and show the clash.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import click
 import pluggy
 
 from pld_core.config import Config, load_config, use_config
-from pld_core.errors import PldError
+from pld_core.errors import PldError, PluginConflictError
 from pld_core.plugins import get_plugin_manager
-from pld_core.registry import collect_commands
+from pld_core.registry import Clashes, collect_commands, describe_clashes, find_clashes
 
 FIT_MODE = "fit"
 
@@ -118,10 +120,20 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
-    """Build the ``pld`` group: the commands and tasks the plugins in ``pm`` register."""
+def make_cli(pm: pluggy.PluginManager | None = None, *, defer_clashes: bool = False) -> click.Group:
+    """Build the ``pld`` group: the commands and tasks the plugins in ``pm`` register.
+
+    A name two plugins register raises :class:`~pld_core.PluginConflictError`; with
+    ``defer_clashes`` the group is built anyway and only commands registered with
+    ``despite_clashes`` run, every other one exits 2 with the clash in one line.
+    """
     if pm is None:
-        pm = get_plugin_manager()
+        pm = get_plugin_manager(check=False)  # checked here, all names at once
+    found = find_clashes(pm)
+    if found and not defer_clashes:
+        raise PluginConflictError(describe_clashes(found))
+    commands = collect_commands(pm, clashes=Clashes(pm))
+    despite = {name for name, command in commands.items() if command.despite_clashes}
 
     @click.group(cls=PldGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @common_options
@@ -129,8 +141,10 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
     def cli(ctx: click.Context) -> None:
         """pld: one config file to a trained, tested, versioned and served model."""
         ctx.ensure_object(CliState).pm = pm
+        if found and ctx.invoked_subcommand not in despite:
+            raise CliUsageFailure(describe_clashes(found))
 
-    for name, command in collect_commands(pm).items():
+    for name, command in commands.items():
         cli.add_command(command.command, name=name)
     return cli
 
@@ -138,8 +152,8 @@ def make_cli(pm: pluggy.PluginManager | None = None) -> click.Group:
 def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     """Run the ``pld`` command line."""
     try:
-        cli = make_cli()
-    except PldError as exc:  # a plugin failed to load or conflicts with another
+        cli = make_cli(defer_clashes=True)
+    except PldError as exc:  # a plugin failed to load
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     cli.main(args=list(args) if args is not None else None, prog_name=prog_name)

@@ -10,6 +10,9 @@ the public API. Environment variables:
   (entry-point names) and default plugins alike. The hook defaults always load.
 * ``PLD_LOAD_PLUGINS`` -- comma-separated entry-point names: load only these of the installed
   plugins (empty: none). Default plugins load unless disabled.
+
+Names are checked as the plugins load: a component, task, command, route or view that two
+plugins (or a plugin and a default plugin) register stops here, before any config is read.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import pluggy
 from pld_core import hook_defaults, hookspecs
 from pld_core.errors import PldError
 from pld_core.registry import (
+    Clashes,
+    check_names,
     collect_commands,
     collect_registry,
     collect_routes,
@@ -58,10 +63,14 @@ def _names_from_env(variable: str) -> list[str] | None:
     return [name.strip() for name in value.split(",") if name.strip()]
 
 
-def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager:
+def get_plugin_manager(
+    *, load_entrypoints: bool = True, check: bool = True
+) -> pluggy.PluginManager:
     """Return a new plugin manager with the defaults and (unless told not) installed plugins.
 
     Each process entry (a CLI run, the WSGI app, a test) builds its own; nothing is global.
+    With ``check`` a name two plugins register raises :class:`PluginConflictError` here;
+    without, the caller deals with clashes (the ``pld`` group, so ``pld plugins`` shows them).
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -75,6 +84,8 @@ def get_plugin_manager(*, load_entrypoints: bool = True) -> pluggy.PluginManager
     if load_entrypoints:
         _load_entrypoints(pm, _names_from_env("PLD_LOAD_PLUGINS"))
     pm.check_pending()
+    if check:
+        check_names(pm)
     return pm
 
 
@@ -98,25 +109,42 @@ def _dist_label(ep: metadata.EntryPoint) -> str:
 
 
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Per plugin: distribution, version, hooks, and the names it registered of each kind."""
+    """Per plugin: distribution, version, hooks, the names it registered of each kind, and
+    its ``clashes`` (each ``{"kind", "name", "plugins", "message"}``): names another plugin
+    registered too. Clashes are shown, not raised."""
     dists = {ep.name: ep.dist for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    components = collect_registry(pm).by_plugin()
+    clashes = Clashes(pm)
+    components = collect_registry(pm, clashes).by_plugin()
     registered: dict[str, dict[str, set[str]]] = {}
 
     def note(plugin: str | None, kind: str, name: str) -> None:
         registered.setdefault(plugin or "", {}).setdefault(kind, set()).add(name)
 
-    tasks = collect_tasks(pm)
+    tasks = collect_tasks(pm, clashes)
+
+    def of_task(plugin: str, name: str) -> bool:
+        """A task's own command and view are listed as the task."""
+        return name in tasks and tasks[name].plugin == plugin
+
     for task in tasks.values():
         note(task.plugin, "tasks", task.name)
-    for name, command in collect_commands(pm, tasks).items():
-        if command.command.name not in tasks:  # a task's own command is listed as the task
+    for name, command in collect_commands(pm, tasks, clashes).items():
+        if not of_task(command.plugin, name):
             note(command.plugin, "commands", name)
-    for route in collect_routes(pm):
+    for route in collect_routes(pm, None, clashes):
         note(route.plugin, "routes", route.path)
-    for view in collect_views(pm, tasks).values():
-        if view.name not in tasks:
+    for name, view in collect_views(pm, tasks, clashes).items():
+        if not of_task(view.plugin, view.name) and name == view.name:
             note(view.plugin, "views", view.name)
+    clashed: dict[str, list[dict[str, Any]]] = {}
+    for clash in clashes.found:
+        shown = {"kind": clash.kind, "name": clash.name, "plugins": list(clash.plugins)}
+        for owner in dict.fromkeys(clash.plugins):
+            clashed.setdefault(owner, []).append({**shown, "message": clash.message})
+            if clash.kind == "component":  # the name it lost, listed too
+                components[owner] = sorted({*components.get(owner, []), clash.name})
+            elif not of_task(owner, clash.name):
+                note(owner, f"{clash.kind}s", clash.name)
     described = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked
@@ -138,6 +166,7 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
                 "hooks": sorted(caller.name for caller in pm.get_hookcallers(plugin) or []),
                 "components": components.get(name, []),
                 **{kind: sorted(kinds.get(kind, ())) for kind in _KINDS},
+                "clashes": clashed.get(name, []),
             }
         )
     return sorted(described, key=_order)

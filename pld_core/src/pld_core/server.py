@@ -25,8 +25,8 @@ from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 from pld_core.plugins import get_plugin_manager
 from pld_core.predict_path import PredictPath, make_predict_path
+from pld_core.registry import Route, collect_routes, collect_tasks, collect_views
 from pld_core.registry import View as NamedView
-from pld_core.registry import collect_routes, collect_tasks, collect_views
 from pld_core.tasks import Task
 
 View = Callable[[Request], Response]
@@ -99,14 +99,20 @@ class App:
         self.endpoints: dict[str, Endpoint] = {}
         self.state: dict[str, Any] = {}
         self.limits = Limits.from_config(config)
-        self.models = ModelSource(config)
         self.tasks: dict[str, Task] = collect_tasks(plugins)
-        self.predict_paths: dict[str, PredictPath] = {}
-        for key, service in config.items():
-            if isinstance(service, PredictService) and isinstance(service.entry_point, str):
-                self._add_predict_service(key, service)
         self.named_views: dict[str, NamedView] = collect_views(plugins, self.tasks)
-        for route in collect_routes(plugins, self):
+        services = {
+            key: service
+            for key, service in config.items()
+            if isinstance(service, PredictService) and isinstance(service.entry_point, str)
+        }
+        routes = collect_routes(plugins, self)
+        _check_paths(config, services, routes)  # before the model loads
+        self.models = ModelSource(config)
+        self.predict_paths: dict[str, PredictPath] = {}
+        for key, service in services.items():
+            self._add_predict_service(key, service)
+        for route in routes:
             info = Endpoint(route.path, route.methods, route.owner, route.summary, route.openapi)
             self.add(info, _bind(route.view, self), route.decorators)
 
@@ -174,6 +180,22 @@ class App:
     def error(self, status: int, message: str, code: int = -1) -> Response:
         """Palladium's error envelope with this service's metadata and HTTP ``status``."""
         return error_response(status, message, code, self.service_metadata)
+
+
+def _check_paths(config: Config, services: dict[str, PredictService], routes: list[Route]) -> None:
+    """A predict service's ``entry_point`` that another endpoint has is a config error naming
+    both, raised before any model is read."""
+    owners = {route.path: route.owner for route in routes}
+    for key, service in services.items():
+        path = str(service.entry_point)
+        taken = owners.get(path)
+        if taken is not None:
+            raise config.error(
+                f"two endpoints want the path {path!r}: {taken} and the predict service "
+                f"{key!r}; give the service another entry_point",
+                key,
+            )
+        owners[path] = f"the predict service {key!r}"
 
 
 def _bind(view: Callable[..., Any], app: App) -> View:
