@@ -99,7 +99,9 @@ def pld_register_routes(register: Callable[..., None], app: Any) -> None:
 
     Called once per application by :func:`pld_core.create_app`. pld's own ``/alive``,
     ``/list`` and ``/openapi.json``, and the endpoints a config mounts with ``url-rule``, come
-    through this hook too (default plugins ``status``, ``openapi``, ``endpoints``).
+    through this hook too (default plugins ``status``, ``openapi``, ``endpoints``). A path
+    has one owner whatever the methods: a path another plugin registered is an error naming
+    both, raised when plugins load for routes registered without an app.
 
     :param register: ``register(path, view, methods=("GET",), decorators=None, openapi=None,
         origin=None, summary="")``: ``view(request, app)`` answers ``methods`` on ``path`` with
@@ -137,11 +139,13 @@ def pld_register_commands(
 
     Called every time the ``pld`` group is built. pld's own commands (``test``, ``list``,
     ``serve``... and one per task) come through this hook too. A name another plugin took is
-    an error naming both plugins.
+    an error naming both plugins; while plugins clash only the commands registered with
+    ``despite_clashes`` run (``pld plugins`` and ``pld version``), the others exit 2.
 
-    :param register: ``register(command, name=None, origin=None)`` with a
-        :class:`click.Command`; ``origin`` names who the command is for in conflict messages
-        (default: the plugin).
+    :param register: ``register(command, name=None, origin=None, *, despite_clashes=False)``
+        with a :class:`click.Command`; ``origin`` names who the command is for in conflict
+        messages (default: the plugin); ``despite_clashes`` lets it run although plugins
+        clash (for commands that inspect the installation).
     :param cli: A :class:`click.Group` whose ``add_command`` (and so ``@cli.command()``)
         registers the same way, for plugins written in Click's usual style.
     :param tasks: Every registered task by name.
