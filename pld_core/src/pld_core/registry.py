@@ -88,7 +88,8 @@ class Clash:
 
     :ivar kind: ``component``, ``task``, ``command``, ``route`` or ``view``.
     :ivar name: the name (a route's path).
-    :ivar plugins: the two plugins, in the order they registered it.
+    :ivar plugins: the two plugins, in the order their ``register`` calls came (pluggy
+        calls the plugin registered last first).
     :ivar message: the error pld raises for it.
     """
 
