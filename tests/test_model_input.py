@@ -28,9 +28,14 @@ def test_a_frame_gives_names_types_and_missing_values():
         "input_schema": {
             "n_features": 3,
             "columns": [
-                {"name": "age", "type": "int64", "nullable": False},
-                {"name": "income", "type": "float64", "nullable": True},
-                {"name": "city", "type": frame["city"].dtype.name, "nullable": False},
+                {"name": "age", "type": "int64", "nullable": False, "min": 31, "max": 45},
+                {"name": "income", "type": "float64", "nullable": True, "min": 1.5, "max": 1.5},
+                {
+                    "name": "city",
+                    "type": frame["city"].dtype.name,
+                    "nullable": False,
+                    "categories": ["Hamburg", "Kiel"],
+                },
             ],
         },
     }
@@ -41,8 +46,8 @@ def test_arrays_give_types_and_names_from_elsewhere():
     assert input_schema(floats, ["a", "b"]) == {
         "n_features": 2,
         "columns": [
-            {"name": "a", "type": "float64", "nullable": False},
-            {"name": "b", "type": "float64", "nullable": True},
+            {"name": "a", "type": "float64", "nullable": False, "min": 1.0, "max": 2.0},
+            {"name": "b", "type": "float64", "nullable": True, "min": 3.0, "max": 3.0},
         ],
     }
     ints = numpy.array([[1, 2, 3]])
@@ -58,9 +63,13 @@ def test_fit_stores_the_input_schema(fitted_iris):
     model = load_config(str(fitted_iris), __mode__="fit")["model_persister"].read()
     schema = model.__metadata__["input_schema"]
     assert schema["n_features"] == 4
-    assert schema["columns"] == [
-        {"name": name, "type": "float64", "nullable": False} for name in FIELDS
+    columns = schema["columns"]
+    assert [(c["name"], c["type"], c["nullable"]) for c in columns] == [
+        (name, "float64", False) for name in FIELDS
     ]
+    # the observed ranges of the 100 training rows of iris (in centimetres)
+    assert all(0.0 < c["min"] < c["max"] < 8.0 for c in columns)
+    assert columns[0]["min"] >= 4.3 and columns[0]["max"] <= 7.9  # sepal length, all of iris
 
 
 def swapped_service(order: list[str]) -> str:

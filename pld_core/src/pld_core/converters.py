@@ -40,8 +40,8 @@ def to_int(raw: Any, *, whole_floats: bool = False) -> int:
 
 def to_float(raw: Any, *, finite: bool = True) -> float:
     """A number or its text; NaN and infinity only when ``finite`` is off."""
-    if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a number")
+    if isinstance(raw, bool) or isinstance(raw, str) and not raw.isascii():
+        raise ValueError(f"{raw!r} is not a number")  # float() reads any script's digits
     value = float(raw)
     if finite and not math.isfinite(value):
         raise ValueError(f"{raw!r} is not a finite number")

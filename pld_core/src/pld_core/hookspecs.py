@@ -222,6 +222,21 @@ def pld_predict(model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
     """
 
 
+@hookspec
+def pld_input_out_of_range(entry_point: str | None, version: Any, counts: dict[str, int]) -> None:
+    """Told when a prediction's input had values outside the range seen in training.
+
+    pld checks every model input against the version's stored input schema; values beyond
+    the training data's minimum or maximum are legal and answered, but a sign of drift. This
+    hook is called only for inputs that had any (no cost otherwise); pld-plugins' metrics
+    count them as ``pld_input_out_of_range_total``.
+
+    :param entry_point: The predict service's URL path (``None`` for a service without one).
+    :param version: The model version that answered, when known.
+    :param counts: How many values were outside the range, by field name.
+    """
+
+
 @hookspec(firstresult=True)
 def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
     """Turn a config's ``scoring`` value into a scorer ``scorer(model, X, y) -> float``.

@@ -61,17 +61,29 @@ def feature_names(X: Any, loader: Any, model: Any = None) -> list[str] | None:
     return None
 
 
-def input_schema(X: Any, names: list[str] | None = None) -> dict[str, Any] | None:
-    """What each input column was at training time: name, type, whether values were missing.
+#: A text column with more distinct values than this is free text, not categories: none are kept.
+MAX_CATEGORIES = 1000
 
-    Works on pandas frames and 2-d arrays by duck typing (nothing is imported). ``nullable``
-    is ``None`` where it cannot be told cheaply (an array of Python objects).
+
+def input_schema(X: Any, names: list[str] | None = None) -> dict[str, Any] | None:
+    """What each input column was at training time: name, type, missing values, values seen.
+
+    Per column: ``name``, ``type`` (the dtype's name), ``nullable`` (whether values were
+    missing; ``None`` where it cannot be told, as in an array of Python objects), for numbers
+    the observed ``min`` and ``max``, for text the ``categories`` seen (up to
+    :data:`MAX_CATEGORIES`). pld checks every prediction's input against it
+    (``pld_core.input_check``). Works on pandas frames and 2-d arrays by duck typing.
     """
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and callable(getattr(X, "isna", None)):  # a DataFrame
         missing = X.isna().any()
         columns = [
-            {"name": str(name), "type": str(dtype), "nullable": bool(missing[name])}
+            {
+                "name": str(name),
+                "type": str(dtype),
+                "nullable": bool(missing[name]),
+                **_observed(X[name].to_numpy()),
+            }
             for name, dtype in dtypes.items()
         ]
         return {"n_features": len(columns), "columns": columns}
@@ -88,10 +100,41 @@ def input_schema(X: Any, names: list[str] | None = None) -> dict[str, Any] | Non
     if names is not None and len(names) != n_features:
         names = None
     columns = [
-        {"name": names[i] if names else None, "type": str(dtype), "nullable": missing[i]}
+        {
+            "name": names[i] if names else None,
+            "type": str(dtype),
+            "nullable": missing[i],
+            **_observed(X[:, i]),
+        }
         for i in range(n_features)
     ]
     return {"n_features": n_features, "columns": columns}
+
+
+def _observed(values: Any) -> dict[str, Any]:
+    """The range of a numeric column, or the categories of a text column, as JSON values."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "O")
+    if kind in "fiu":
+        finite = values[values == values] if kind == "f" else values  # without NaN
+        if kind == "f":
+            finite = finite[(finite != float("inf")) & (finite != float("-inf"))]
+        if len(finite) == 0:
+            return {}
+        as_json = float if kind == "f" else int
+        return {"min": as_json(finite.min()), "max": as_json(finite.max())}
+    if kind not in "OSU":
+        return {}
+    seen: set[str] = set()
+    for value in values:
+        if isinstance(value, str):
+            seen.add(value)
+            if len(seen) > MAX_CATEGORIES:
+                return {}
+        elif value is None or value != value:  # missing: None or NaN
+            continue
+        else:  # numbers or other objects: not a text column
+            return {}
+    return {"categories": sorted(seen)} if seen else {}
 
 
 def model_metadata(model: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Everything that can be decided once (the model call, the metadata) is decided he
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import pluggy
@@ -21,6 +22,7 @@ from pld_core.config import Config
 from pld_core.encoding import as_list, decode, encode
 from pld_core.envelope import JSON_MIMETYPE, describe_error, error_response
 from pld_core.errors import InputError, LimitError, NoModelError, PredictError
+from pld_core.input_check import InputCheck, InputPolicy, build_input_check, skip_finiteness_check
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 
@@ -41,6 +43,14 @@ def model_caller(plugins: pluggy.PluginManager | None) -> ModelCall:
     return hook
 
 
+def out_of_range_reporter(plugins: pluggy.PluginManager | None) -> Callable[..., Any] | None:
+    """The ``pld_input_out_of_range`` hook, or ``None`` when no plugin listens."""
+    if plugins is None:
+        return None
+    hook = plugins.hook.pld_input_out_of_range
+    return hook if hook.get_hookimpls() else None
+
+
 class PredictPath:
     """A predict service and where its model comes from: everything a prediction needs.
 
@@ -49,6 +59,8 @@ class PredictPath:
     :param plugins: the plugin manager whose ``pld_predict`` hook runs the model.
     :param service_metadata: merged into every answer's ``metadata`` (unless the service has
         its own ``service_metadata``).
+    :param input_policy: how the model input is checked against the version's input schema
+        (the config's ``input_checks``).
     """
 
     def __init__(
@@ -57,6 +69,7 @@ class PredictPath:
         get_model: Callable[[], Any],
         plugins: pluggy.PluginManager | None = None,
         service_metadata: Mapping[str, Any] | None = None,
+        input_policy: InputPolicy | None = None,
     ):
         self.service = service
         self.get_model = get_model
@@ -64,30 +77,56 @@ class PredictPath:
         own = getattr(service, "service_metadata", None)  # a service's own metadata wins
         self.metadata = dict(own or service_metadata or {})
         self._ok = {"status": "OK", "error_code": 0, **self.metadata}
-        self._checked: tuple[Any, str | None] = (None, None)  # (model, what is wrong with it)
+        self.input_policy = input_policy or InputPolicy()
+        self.report_out_of_range = out_of_range_reporter(plugins)
+        # (model, what is wrong with it, the check of its input): decided once per model
+        self._checked: tuple[Any, str | None, InputCheck | None] = (None, None, None)
         #: The most samples one HTTP request may send (the config's ``limits.max_rows``).
         self.max_rows: int | None = None
 
     def model(self) -> Any:
         """The model to predict with; refuses one the service cannot feed correctly."""
+        return self._model_and_check()[0]
+
+    def input_check(self) -> InputCheck | None:
+        """The check of the current model's input (``None``: no schema stored, or turned off)."""
+        return self._model_and_check()[1]
+
+    def _model_and_check(self) -> tuple[Any, InputCheck | None]:
         model = self.get_model()
         if model is None:
             raise NoModelError("no model is available to predict with")
-        checked, problem = self._checked
+        checked, problem, check = self._checked
         if model is not checked:  # once per model: a reload brings a new object
             problem = self.service.check_model(model)
-            self._checked = (model, problem)
+            check = build_input_check(model, self.input_policy)
+            self._checked = (model, problem, check)
         if problem is not None:
             raise PredictError(problem)
-        return model
+        return model, check
 
     def predictions(self, records: Any, query: Mapping[str, Any] = _NO_QUERY) -> Any:
-        """What the model answers for ``records`` (a non-empty list of sample objects)."""
-        model = self.model()
+        """What the model answers for ``records`` (a non-empty list of sample objects).
+
+        :raises InputError: a record the service cannot read, or a value the version's input
+            schema refuses, naming the sample and the field.
+        """
+        model, check = self._model_and_check()
         if not isinstance(records, list) or not records:
             raise InputError("the body must be a non-empty JSON list of objects")
         X, params = self.service.model_input(model, records, query)
-        return self.call_model(model=model, X=X, method=self.service.method, params=params)
+        if check is None:
+            return self.call_model(model=model, X=X, method=self.service.method, params=params)
+        outside = check(X)
+        if outside and self.report_out_of_range is not None:
+            self.report_out_of_range(
+                entry_point=getattr(self.service, "entry_point", None),
+                version=check.version,
+                counts=outside,
+            )
+        trusted = check.complete and getattr(getattr(X, "dtype", None), "kind", "") == "f"
+        with skip_finiteness_check(X) if trusted else nullcontext():
+            return self.call_model(model=model, X=X, method=self.service.method, params=params)
 
     def predict(self, records: Any, query: Mapping[str, Any] = _NO_QUERY) -> list[Any]:
         """The predictions for ``records`` as a plain list, one per record."""
@@ -152,4 +191,5 @@ def make_predict_path(
             service_key,
         )
     source = models if models is not None else ModelSource(config)
-    return PredictPath(service, source.get, config.plugins, config.get("service_metadata"))
+    policy = InputPolicy.from_config(config)
+    return PredictPath(service, source.get, config.plugins, config.get("service_metadata"), policy)

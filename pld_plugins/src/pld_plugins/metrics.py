@@ -14,7 +14,9 @@ share: each worker then writes its counts there and ``/metrics`` sums them, whic
 answers the scrape (prometheus_client's multiprocess mode). The gunicorn hooks
 :func:`on_starting` (empties the folder of a previous run) and :func:`child_exit` go in the
 gunicorn config; examples/deploy/gunicorn.conf.py has them. prometheus_client is imported on
-first use.
+first use. Input values outside the range a model saw in training are counted too
+(``pld_input_out_of_range_total``, by endpoint and field) whenever prometheus-client is
+installed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _lock = threading.Lock()
 class _Metrics:
     requests: Any
     latency: Any
+    out_of_range: Any
 
 
 _metrics: _Metrics | None = None
@@ -63,6 +66,12 @@ def endpoint_metrics() -> _Metrics:
                     "Time to answer an HTTP request, by endpoint and method.",
                     ["endpoint", "method"],
                     buckets=BUCKETS,
+                ),
+                out_of_range=Counter(
+                    "pld_input_out_of_range",
+                    "Input values outside the range the model version saw in training, by "
+                    "predict endpoint and field: answered, but a sign of drift.",
+                    ["endpoint", "field"],
                 ),
             )
         return _metrics
@@ -123,6 +132,17 @@ def child_exit(server: Any, worker: Any) -> None:
     except ImportError:
         return
     multiprocess.mark_process_dead(worker.pid)
+
+
+@hookimpl
+def pld_input_out_of_range(entry_point: str | None, version: Any, counts: dict[str, int]) -> None:
+    """Count input values outside the training range (pld checks every input for them)."""
+    try:
+        metrics = endpoint_metrics()
+    except ImportError:  # prometheus-client is not installed: nothing to count into
+        return
+    for field, count in counts.items():
+        metrics.out_of_range.labels(entry_point or "", field).inc(count)
 
 
 @hookimpl

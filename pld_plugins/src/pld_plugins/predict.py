@@ -148,13 +148,21 @@ class PredictService(PredictServiceInterface):
     ) -> tuple[Any, dict[str, Any]]:
         """One row of typed values per record (mapping order), and ``params`` from the query.
 
-        :raises BadRequest: a record is not an object, lacks a field, or has a bad value.
+        :raises BadRequest: a record is not an object, lacks a field, or has a bad value
+            (naming the sample by its place in ``records``, from 0, when there are several).
         """
         import numpy
 
         X = self._fast_rows(records) if self._fast_getter is not None else None
         if X is None:
-            rows = [self.sample_from_data(model, record) for record in records]
+            rows = []
+            for number, record in enumerate(records):
+                try:
+                    rows.append(self.sample_from_data(model, record))
+                except InputError as exc:  # name which of several, as pld's input check does
+                    if len(records) == 1:
+                        raise
+                    raise BadRequest(f"sample {number}: {exc.args[0]}") from None
             X = numpy.array(rows, dtype=self._dtype)
         return X, self.params_from_data(model, query)
 
