@@ -22,13 +22,25 @@ fixture returning a persister on a fresh, empty store::
         def reopen(self):
             return lambda persister: MyPersister(persister.location)
 
+The contract also races operations from separate processes (``spawn``): ``activate`` against
+``delete`` of the same version, and concurrent ``write`` calls. The worker processes open
+the store with the ``open_store`` fixture, by default the test's persister pickled; a
+persister that does not pickle needs an ``open_store`` fixture returning a picklable
+zero-argument callable that opens the same store. ``PLD_RACE_ROUNDS`` sets the number of
+rounds (default 20); :func:`race_activate_delete` runs the race and counts what went wrong.
+
 Importing this module needs pytest but never the data stack.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import multiprocessing
+import os
+import pickle
+import queue
 import socket
 import subprocess
 import tempfile
@@ -36,6 +48,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -48,11 +61,16 @@ from pld_core.registry import collect_registry
 __all__ = [
     "ContractModel",
     "PersisterContract",
+    "RaceReport",
+    "StoreWorkers",
     "component_factory",
     "contract_model",
     "free_port",
     "http_json",
     "make_plugin_manager",
+    "race_activate_delete",
+    "race_rounds",
+    "race_writers",
     "running_server",
 ]
 
@@ -198,6 +216,251 @@ def contract_model(value: int = 0, **metadata: Any) -> ContractModel:
     return model
 
 
+# -- races between processes ------------------------------------------------------------------
+
+#: The number of rounds the contract's races run; set it higher to hunt for rare races.
+RACE_ROUNDS_VARIABLE = "PLD_RACE_ROUNDS"
+_WORKER_TIMEOUT = 120.0  # seconds a worker may take to start or to finish one call
+
+OpenStore = Callable[[], ModelPersister]
+
+
+def race_rounds(default: int = 20) -> int:
+    """The rounds a race runs: ``PLD_RACE_ROUNDS`` if set, else ``default``."""
+    raw = os.environ.get(RACE_ROUNDS_VARIABLE, "").strip()
+    if not raw:
+        return default
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{RACE_ROUNDS_VARIABLE} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
+def _store_worker(
+    open_store: OpenStore,
+    index: int,
+    barrier: Any,
+    calls: Any,
+    results: Any,
+) -> None:
+    """A worker process: open the store, then run each call once every worker is ready."""
+    try:
+        persister = open_store()
+        persister.list_properties()  # connect and import now, not in the first race
+    except Exception as exc:
+        results.put((index, "error", f"opening the store failed: {type(exc).__name__}: {exc}"))
+        return
+    results.put((index, "ready", None))
+    while True:
+        call = calls.get()
+        if call is None:
+            return
+        name, args = call
+        try:
+            barrier.wait(timeout=_WORKER_TIMEOUT)
+            value = getattr(persister, name)(*args)
+        except LookupError as exc:
+            results.put((index, "lookup", str(exc)))
+        except Exception as exc:
+            results.put((index, "error", f"{type(exc).__name__}: {exc}"))
+        else:
+            results.put((index, "ok", value))
+
+
+class StoreWorkers:
+    """``count`` processes (``spawn``), each with its own persister on one store.
+
+    :meth:`run` hands each worker one call; a barrier releases them together, so the calls
+    really overlap. Use it as a context manager: the processes stop on exit.
+    """
+
+    def __init__(self, open_store: OpenStore, count: int = 2) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.count = count
+        self.barrier = context.Barrier(count)
+        self.calls = [context.Queue() for _ in range(count)]
+        self.results = context.Queue()
+        self.processes = [
+            context.Process(
+                target=_store_worker,
+                args=(open_store, index, self.barrier, self.calls[index], self.results),
+                daemon=True,
+            )
+            for index in range(count)
+        ]
+        for process in self.processes:
+            process.start()
+        for _index, status, detail in self._collect(count):
+            if status != "ready":
+                self.close()
+                raise AssertionError(f"a store worker could not start: {detail}")
+
+    def __enter__(self) -> StoreWorkers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, *calls: tuple[str, tuple[Any, ...]]) -> list[tuple[str, Any]]:
+        """Run ``calls[i]`` = ``(method, args)`` in worker ``i``, all at once.
+
+        Returns ``(outcome, detail)`` per call, in order: ``("ok", return value)``,
+        ``("lookup", message)`` for a ``LookupError``, ``("error", "Type: message")``.
+        """
+        if len(calls) != self.count:
+            raise ValueError(f"give exactly one call per worker ({self.count})")
+        for call_queue, call in zip(self.calls, calls, strict=True):
+            call_queue.put(call)
+        found = {index: (status, detail) for index, status, detail in self._collect(self.count)}
+        return [found[index] for index in range(self.count)]
+
+    def _collect(self, count: int) -> list[tuple[int, str, Any]]:
+        collected = []
+        for _ in range(count):
+            try:
+                collected.append(self.results.get(timeout=_WORKER_TIMEOUT))
+            except queue.Empty:
+                codes = [process.exitcode for process in self.processes]
+                raise AssertionError(
+                    f"store workers did not answer within {_WORKER_TIMEOUT:.0f} s "
+                    f"(exit codes {codes})"
+                ) from None
+        return collected
+
+    def close(self) -> None:
+        for call_queue, process in zip(self.calls, self.processes, strict=True):
+            if process.is_alive():
+                call_queue.put(None)
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+
+
+@dataclass
+class RaceReport:
+    """What the rounds of a race left behind."""
+
+    rounds: int = 0
+    #: rounds after which ``active-model`` named a version that no longer exists
+    dangling: int = 0
+    #: rounds in which ``activate`` came first (and ``delete`` then cleared the pointer)
+    activate_first: int = 0
+    #: rounds in which ``delete`` came first (and ``activate`` failed with ``LookupError``)
+    delete_first: int = 0
+    #: everything else that broke the contract, one line per round
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.rounds} rounds: {self.dangling} dangling active pointers, "
+            f"{self.activate_first} with activate first, {self.delete_first} with delete first, "
+            f"{len(self.problems)} other problems"
+        )
+
+
+def race_activate_delete(
+    persister: ModelPersister,
+    open_store: OpenStore,
+    make_model: Callable[..., Any] = contract_model,
+    rounds: int | None = None,
+) -> RaceReport:
+    """Race ``activate(v)`` against ``delete(v)`` from two processes, ``rounds`` times.
+
+    Each round writes ``v`` through ``persister`` (on odd rounds after activating an older
+    version, so a pointer already exists), starts both calls at once, then checks the store:
+    the active pointer names an existing version or nothing, ``read()`` works or raises
+    ``LookupError``, and the outcome is one of the two serial orders.
+    """
+    rounds = race_rounds() if rounds is None else rounds
+    report = RaceReport()
+    base = persister.write(make_model())
+    with StoreWorkers(open_store, 2) as workers:
+        for number in range(rounds):
+            if number % 2:
+                persister.activate(base)
+            before = persister.list_properties().get("active-model")
+            version = persister.write(make_model())
+            (activated, activate_detail), (deleted, delete_detail) = workers.run(
+                ("activate", (version,)), ("delete", (version,))
+            )
+            report.rounds += 1
+            problems = _race_problems(
+                persister, version, before, (activated, activate_detail), deleted, delete_detail
+            )
+            if problems and problems[0] == "dangling":
+                report.dangling += 1
+                problems = problems[1:]
+            elif activated == "ok" and deleted == "ok":
+                report.activate_first += 1
+            elif activated == "lookup" and deleted == "ok":
+                report.delete_first += 1
+            report.problems.extend(f"round {number + 1}: {text}" for text in problems)
+            if persister.list_properties().get("active-model") not in (None, str(base)):
+                persister.activate(base)  # start the next round from a sound store
+    return report
+
+
+def _race_problems(
+    persister: ModelPersister,
+    version: int,
+    before: str | None,
+    activate_outcome: tuple[str, Any],
+    deleted: str,
+    delete_detail: Any,
+) -> list[str]:
+    activated, activate_detail = activate_outcome
+    found: list[str] = []
+    versions = {int(entry["version"]) for entry in persister.list_models()}
+    active = persister.list_properties().get("active-model")
+    if active is not None and int(active) not in versions:
+        found.append("dangling")
+    if deleted != "ok":
+        found.append(f"delete({version}) failed: {delete_detail}")
+    if activated not in ("ok", "lookup"):
+        found.append(f"activate({version}) failed with more than a LookupError: {activate_detail}")
+    if version in versions:
+        found.append(f"version {version} still listed after delete({version}) succeeded")
+    if activated == "lookup" and active != before:
+        found.append(
+            f"activate({version}) failed but the pointer changed from {before!r} to {active!r}"
+        )
+    if activated == "ok" and active is not None and "dangling" not in found:
+        found.append(f"activate and delete both succeeded, yet the pointer names {active!r}")
+    try:
+        model = persister.read()
+    except LookupError:
+        if active is not None and "dangling" not in found:
+            found.append(f"read() raised LookupError though {active!r} is active")
+    except Exception as exc:
+        found.append(f"read() raised {type(exc).__name__}: {exc}")
+    else:
+        if active is None:
+            found.append("read() returned a model though none is active")
+        elif "dangling" in found:
+            found.append(f"read() returned a model for the deleted version {active}")
+        else:
+            read_version = (getattr(model, "__metadata__", None) or {}).get("version")
+            if read_version is not None and str(read_version) != active:
+                found.append(f"read() returned version {read_version}, not the active {active}")
+    return found
+
+
+def race_writers(
+    open_store: OpenStore,
+    make_model: Callable[..., Any] = contract_model,
+    rounds: int | None = None,
+    writers: int = 3,
+) -> list[list[tuple[str, Any]]]:
+    """``writers`` processes each call ``write`` at once, ``rounds`` times; the outcomes."""
+    rounds = race_rounds() if rounds is None else rounds
+    with StoreWorkers(open_store, writers) as workers:
+        return [
+            workers.run(*[("write", (make_model(),)) for _ in range(writers)])
+            for _ in range(rounds)
+        ]
+
+
 # -- the persister contract ----------------------------------------------------------------
 
 MISSING = 987654  # a version no test store ever reaches
@@ -243,6 +506,19 @@ class PersisterContract:
             )
 
         return reopen
+
+    @pytest.fixture
+    def open_store(self, persister: ModelPersister) -> OpenStore:
+        """A picklable callable opening ``persister``'s store in a worker process."""
+        try:
+            pickled = pickle.dumps(persister)
+        except Exception as exc:
+            pytest.skip(
+                f"{type(self).__name__}: the persister does not pickle ({type(exc).__name__}: "
+                f"{exc}); give the class an `open_store` fixture returning a picklable callable "
+                "that opens the same store, so the races between processes run"
+            )
+        return functools.partial(pickle.loads, pickled)
 
     # -- versions --------------------------------------------------------------------------
 
@@ -444,3 +720,25 @@ class PersisterContract:
         persister.delete(second)
         assert "active-model" not in other.list_properties()
         assert other.write(make_model()) > second
+
+    # -- races between processes ------------------------------------------------------------
+
+    def test_activate_racing_delete_leaves_a_sound_store(
+        self, persister: ModelPersister, make_model: MakeModel, open_store: OpenStore
+    ) -> None:
+        """Activate either wins entirely or fails with LookupError; never a dangling pointer."""
+        report = race_activate_delete(persister, open_store, make_model)
+        assert report.dangling == 0, str(report)
+        assert report.problems == [], f"{report}: " + "; ".join(report.problems[:5])
+
+    def test_concurrent_writers_get_distinct_versions(
+        self, persister: ModelPersister, make_model: MakeModel, open_store: OpenStore
+    ) -> None:
+        outcomes = race_writers(open_store, make_model, rounds=max(1, race_rounds() // 4))
+        failed = [detail for batch in outcomes for status, detail in batch if status != "ok"]
+        assert failed == []
+        written = [detail for batch in outcomes for _status, detail in batch]
+        assert len(set(written)) == len(written), f"a version was handed out twice: {written}"
+        assert sorted(_versions(persister)) == sorted(written)
+        for version in written:
+            assert persister.read(version).__metadata__["version"] == version
