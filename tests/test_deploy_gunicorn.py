@@ -62,7 +62,7 @@ def request(port: int, path: str, data: bytes | None = None) -> tuple[int, dict]
 
 
 def raw_request(sock: socket.socket) -> tuple[int, dict]:
-    """Read the answer to a request sent on ``sock`` (sync workers close after answering)."""
+    """Read the answer to a request sent on ``sock`` (it asked to close the connection)."""
     chunks = []
     while chunk := sock.recv(65536):
         chunks.append(chunk)
@@ -71,12 +71,13 @@ def raw_request(sock: socket.socket) -> tuple[int, dict]:
 
 
 def on_every_worker(port: int, path: str, method: str = "GET") -> list[tuple[int, dict]]:
-    """Send ``path`` to two different workers: one holds a half-sent request meanwhile.
+    """Send ``path`` twice, the second while the first is half-sent; answers in that order.
 
-    A sync worker reading the unfinished request is busy, so the second request must go to
-    the other worker; then the first request is finished and answered.
+    The config's gthread workers give the half-sent request a thread, not the whole worker,
+    so the second request may go to either worker: callers repeat until both answered.
     """
     head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+    head += "Connection: close\r\n"
     with socket.create_connection(("127.0.0.1", port), timeout=10) as held:
         held.sendall(head.encode())
         time.sleep(0.2)  # let a worker accept it
@@ -88,7 +89,7 @@ def on_every_worker(port: int, path: str, method: str = "GET") -> list[tuple[int
 def versions_by_worker(port: int) -> dict[int, int]:
     """Worker pid → the model version it serves, from /alive, until both workers answered."""
     seen: dict[int, int] = {}
-    for _ in range(10):
+    for _ in range(30):  # which worker accepts a connection is up to the kernel
         for status, body in on_every_worker(port, "/alive"):
             assert status == 200, body
             pid = body["process_metadata"]["worker"]["pid"]

@@ -30,22 +30,30 @@ def _cpus() -> int:
 # Behind nginx on the same machine; a container binds 0.0.0.0 (--bind on the command line).
 bind = os.environ.get("PLD_BIND", "127.0.0.1:8000")
 
-# Predictions are CPU-bound: one sync worker per CPU. In a container os.cpu_count() sees the
-# host's cores, not the container's CPU limit, so set WEB_CONCURRENCY there. Each worker
+# Predictions are CPU-bound: one worker process per CPU. In a container os.cpu_count() sees
+# the host's cores, not the container's CPU limit, so set WEB_CONCURRENCY there. Each worker
 # holds its own copy of whatever it changes in the model's memory: mind the RAM.
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, _cpus())))
-worker_class = "sync"
+# Threads, so that a slow client cannot starve the workers: a sync worker reads a request
+# until it is complete, and two clients that send half a request each would take both
+# workers (for gunicorn's whole timeout). A gthread worker gives such a client one of its
+# threads; the others go on answering. Threads add no prediction throughput (the GIL):
+# processes do. Each worker absorbs threads - 1 stalled clients; against many of them on
+# purpose, put a buffering proxy in front (examples/deploy/nginx.conf).
+worker_class = "gthread"
+threads = int(os.environ.get("PLD_THREADS", "8"))
 
 # Load the config and the model once in the master, then fork: the workers start at once
 # and share the model's memory pages until they write to them.
 preload_app = True
 
-# A worker silent for this long is killed and replaced: above your slowest batch prediction.
+# A worker whose main loop is silent this long is killed and replaced. With threads, a long
+# batch prediction does not count (it runs in a thread); a stuck process does.
 timeout = int(os.environ.get("PLD_WORKER_TIMEOUT", "60"))
 # On SIGTERM (a rolling update), finish the requests in flight for at most this long.
 graceful_timeout = 30
-# Sync workers close each connection after its answer; nginx keeps the client side alive.
-keepalive = 2
+# An idle kept-alive connection waits this long for its next request, without a thread.
+keepalive = 5
 
 # Access log to stdout, errors to stderr: let systemd, Docker or Kubernetes collect them.
 accesslog = "-"

@@ -96,7 +96,10 @@ def test_a_failing_restart_is_logged_not_raised(served, monkeypatch):
 
 def test_the_example_conf_and_the_image_conf_agree():
     example = runpy.run_path(str(REPO / "examples" / "deploy" / "gunicorn.conf.py"))
-    for name in ("workers", "worker_class", "preload_app", "timeout", "graceful_timeout"):
+    names = ("workers", "worker_class", "threads", "preload_app", "timeout", "graceful_timeout")
+    for name in (*names, "keepalive"):
         assert example[name] == getattr(gunicorn_conf, name), name
     assert example["preload_app"] is True
+    # A slow client holds a thread, not a worker: the image has no buffering proxy in front.
+    assert example["worker_class"] == "gthread" and example["threads"] > 1
     assert example["pre_fork"] is pre_fork and example["post_fork"] is post_fork
