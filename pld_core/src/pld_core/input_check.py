@@ -24,6 +24,8 @@ from pld_core.errors import ConfigError, InputError
 logger = logging.getLogger(__name__)
 
 KEY = "input_checks"
+#: Up to this many values a plain Python loop checks ranges faster than array operations.
+_FEW_VALUES = 64
 UNSEEN_CHOICES = ("refuse", "pass")
 
 #: The values an integer column of each trained type can hold.
@@ -138,6 +140,8 @@ class InputCheck:
     def _check_floats(self, X: Any, xp: Any) -> dict[str, int] | None:
         """Check an array with the array's own library (its Array API namespace: numpy's)."""
         namespace, nan_allowed, low, high = self._vectors_for(xp)
+        if self._ranges_known and self._within_training_range(X, xp, low, high):
+            return None  # the usual input, so finite and within its type's range
         finite = xp.isfinite(X)
         if not xp.all(finite):
             bad = ~finite
@@ -166,6 +170,17 @@ class InputCheck:
         self._count(found)
         return found
 
+    def _within_training_range(self, X: Any, xp: Any, low: Any, high: Any) -> bool:
+        """Whether every value lies in its column's training range (NaN does not)."""
+        if X.shape[0] * X.shape[1] <= _FEW_VALUES:  # Python beats numpy's call overhead here
+            bounds = self._bounds
+            return all(
+                lowest <= value <= highest
+                for row in X.tolist()
+                for value, (lowest, highest) in zip(row, bounds, strict=True)
+            )
+        return bool(xp.all(xp.greater_equal(X, low) & xp.less_equal(X, high)))
+
     def _vectors_for(self, xp: Any) -> tuple[Any, Any, Any, Any]:
         """Per-column flags and bounds as arrays of ``xp``, made on first use."""
         if self._vectors is None or self._vectors[0] is not xp:
@@ -177,6 +192,8 @@ class InputCheck:
                 xp.asarray([nan if c.high is None else c.high for c in self.columns]),
             )
             self._any_nan_allowed = any(c.nan_allowed for c in self.columns)
+            self._ranges_known = all(c.low is not None and c.high is not None for c in self.columns)
+            self._bounds = [(c.low, c.high) for c in self.columns]
         return self._vectors
 
     # -- anything else: column by column -----------------------------------------------------
