@@ -83,7 +83,8 @@ def test_alive_is_503_while_a_required_entry_is_missing(iris_config_path):
     assert response.json["model_persister"] == "N/A"
     predict = client.get("/predict", query_string=TUTORIAL_QUERY)
     assert predict.status_code == 503
-    assert predict.json["metadata"]["error_message"] == "no model is available to predict with"
+    message = predict.json["metadata"]["error_message"]
+    assert message.startswith("no model is available to predict with: No active model")
 
 
 def test_list_shows_models_and_properties(client):

@@ -142,7 +142,7 @@ def test_a_failed_load_keeps_serving_the_old_model(store, caplog):
     assert process_store["model_persister"] is old and persister.read() is old
     status = process_store["process_metadata"]["model_cache"]["model_persister"]
     assert status["version"] == 1
-    assert status["last_error"].startswith("ModelIntegrityError: model version 2 (")
+    assert status["last_error"].startswith("ModelIntegrityError: model version 2 in CountingFile(")
     assert "last_error_at" in status
     assert "keeping the old one" in caplog.text
 

@@ -158,7 +158,9 @@ def test_a_tampered_chunk_is_refused(sqlite_url):
     persister = Database(sqlite_url, chunk_size=16)
     persister.activate(persister.write(contract_model(1)))
     execute(sqlite_url, ("UPDATE model_chunks SET blob = :b WHERE id = 2", {"b": b"x" * 16}))
-    with pytest.raises(ModelIntegrityError, match="model version 1 in sqlite:///.* is corrupt"):
+    with pytest.raises(
+        ModelIntegrityError, match=r"model version 1 in Database\(.sqlite:///.* is corrupt"
+    ):
         persister.read()
 
 

@@ -31,12 +31,20 @@ from pld_core.errors import (
 )
 from pld_core.factories import import_dotted
 from pld_core.hookspecs import PROJECT, hookimpl, hookspec
+from pld_core.integrity import (
+    SIGNING_KEY_VARIABLE,
+    ModelIntegrityError,
+    StoredModel,
+    require_verified,
+    signing_key,
+)
 from pld_core.interfaces import (
     CachingModelPersister,
     CrossValidationGenerator,
     DatasetLoader,
     Model,
     ModelPersister,
+    ModelStore,
     PredictService,
     annotate,
 )
@@ -73,6 +81,7 @@ __all__ = [
     "DEFAULT_PLUGINS",
     "JSON_MIMETYPE",
     "PROJECT",
+    "SIGNING_KEY_VARIABLE",
     "App",
     "CachingModelPersister",
     "Config",
@@ -84,8 +93,10 @@ __all__ = [
     "Limits",
     "LimitError",
     "Model",
+    "ModelIntegrityError",
     "ModelPersister",
     "ModelSource",
+    "ModelStore",
     "NoModelError",
     "Option",
     "OptionError",
@@ -95,6 +106,7 @@ __all__ = [
     "PredictPath",
     "PredictService",
     "ProcessStore",
+    "StoredModel",
     "Task",
     "__version__",
     "annotate",
@@ -135,9 +147,11 @@ __all__ = [
     "process_store",
     "progress_reporter",
     "read_model",
+    "require_verified",
     "run_job",
     "run_task",
     "scorers",
+    "signing_key",
     "timer",
     "to_bool",
     "to_float",

@@ -7,10 +7,11 @@ subclassing documents intent and gives sensible defaults.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, final
 
 from pld_core.errors import InputError, PredictError
+from pld_core.integrity import StoredModel, open_model, prepare_model, restored_on_failure
 
 __all__ = [
     "CachingModelPersister",
@@ -19,6 +20,7 @@ __all__ = [
     "InputError",
     "Model",
     "ModelPersister",
+    "ModelStore",
     "PredictError",
     "PredictService",
     "annotate",
@@ -115,6 +117,71 @@ class ModelPersister(ABC):
     def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:  # noqa: B027
         """Migrate the store's schema; stores with a single schema have nothing to do."""
 
+    def verified_by_pld(self) -> bool:
+        """Whether pld checks this persister's models before they are unpickled.
+
+        True for a :class:`ModelStore`; a wrapper answers for the persister it wraps. With
+        ``PLD_MODEL_SIGNING_KEY`` set, pld refuses to read or write through one that is not.
+        """
+        return False
+
+
+class ModelStore(ModelPersister):
+    """A persister that stores bytes; pld pickles, digests, signs and checks them.
+
+    Implement :meth:`write_bytes` and :meth:`read_bytes` (plus ``activate``, ``delete``,
+    ``list_models``, ``list_properties``); :meth:`read` and :meth:`write` are pld's. The
+    bytes a store gets are a gzip pickle; the metadata beside them carries a ``digest`` and,
+    with ``PLD_MODEL_SIGNING_KEY`` set, a ``signature`` over the bytes, the version and
+    :meth:`store_identity`. Reading checks them before anything is unpickled, so a store
+    needs no code for integrity or signing and cannot get it wrong.
+    """
+
+    @abstractmethod
+    def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
+        """Store a new version and return its number.
+
+        Choose the next version (under the store's lock or in its transaction), call
+        ``prepare(version)`` for the :class:`StoredModel` to keep under it, and store its
+        ``data`` and ``metadata`` together. ``prepare`` may be called again on a retry.
+        """
+
+    @abstractmethod
+    def read_bytes(self, version: int | None) -> StoredModel:
+        """The stored bytes and metadata of ``version``, or of the active one for ``None``.
+
+        :raises LookupError: no such version, or no active model.
+        """
+
+    def store_identity(self) -> str:
+        """A name of this store that every process opening it agrees on; signatures cover it.
+
+        The default is the class name. Override it with what tells two stores of your kind
+        apart but not two ways of reaching one store (a file name, not a host name), so a
+        model copied from one store into another is refused.
+        """
+        return type(self).__name__
+
+    @final
+    def read(self, version: int | None = None) -> Any:
+        """The model of ``version`` (``None``: the active one), checked before unpickling.
+
+        :raises LookupError: no such version, or no active model.
+        :raises ModelIntegrityError: the bytes fail their digest or signature check.
+        """
+        stored = self.read_bytes(version)
+        return open_model(stored, self.store_identity(), version, repr(self))
+
+    @final
+    def write(self, model: Any) -> int:
+        """Pickle, digest and sign ``model``; store it as a new, inactive version."""
+        prepare = prepare_model(model, self.store_identity())
+        with restored_on_failure(model):
+            return int(self.write_bytes(prepare))
+
+    def verified_by_pld(self) -> bool:
+        return True
+
 
 class CachingModelPersister(ModelPersister):
     """A persister that keeps the active model in memory itself, such as ``cached-update``.
@@ -130,6 +197,10 @@ class CachingModelPersister(ModelPersister):
     @abstractmethod
     def update_cache(self, version: int | None = None) -> Any:
         """Load the active model (or ``version``) into memory; the old one serves meanwhile."""
+
+    def load_error(self) -> str | None:
+        """Why the last load failed (``None`` after a good one): the 503 answer's reason."""
+        return None
 
 
 class PredictService(ABC):

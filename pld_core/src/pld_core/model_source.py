@@ -6,6 +6,10 @@ hook and ``read_model_decorators``, and the model is kept here — in the object
 source (an app, a stream, a batch run), never in a process-wide store, so two apps in one
 process serve their own models. ``reload()`` reads the new model completely before it swaps it
 in.
+
+A model that cannot be loaded — none active, its bytes missing, corrupt or unpicklable — never
+stops a server from starting: the source starts empty, :meth:`ModelSource.get` raises
+:class:`~pld_core.NoModelError` with the reason (a 503 answer), and the next good load serves.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pld_core.config import Config
+from pld_core.errors import ConfigError, NoModelError
 from pld_core.interfaces import CachingModelPersister
 from pld_core.steps import read_model
 
@@ -23,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class ModelSource:
-    """``get()`` returns the model to predict with, or ``None`` when there is none yet.
+    """``get()`` returns the model to predict with; :class:`NoModelError` with the reason when
+    there is none.
 
     :param config: the loaded configuration.
     :param key: the config entry of the model persister.
@@ -38,20 +44,43 @@ class ModelSource:
         #: When the model kept here was loaded (``None`` for a caching persister's).
         self.loaded_at: datetime | None = None
         self._model: Any = None
-        self.get: Callable[[], Any]
+        self._error: str | None = None
+        self.current: Callable[[], Any]
         #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
         self.caching = False
         if isinstance(self.persister, CachingModelPersister) and version is None:
-            self.caching, self.get = True, self.persister.cached_model
+            self.caching, self.current = True, self.persister.cached_model
             return
-        self.get = self._kept
+        self.current = self._kept
         if self.persister is not None:
             try:
                 self.reload()
-            except LookupError as exc:
-                if version is not None:  # asked for a version that does not exist
+            except ConfigError:  # the configuration is wrong, not the model: say so
+                raise
+            except Exception as exc:  # start without a model rather than crash-loop
+                if version is not None:  # asked for one version: it must load
                     raise
-                logger.warning("no model to serve yet: %s", exc)
+                logger.error("no model to serve: %s", self._error)
+                if not isinstance(exc, LookupError):
+                    logger.debug("loading the model failed", exc_info=True)
+
+    def get(self) -> Any:
+        """The model to predict with.
+
+        :raises NoModelError: there is none; the message says why (HTTP answers 503).
+        """
+        model = self.current()
+        if model is None:
+            problem = self.problem()
+            message = "no model is available to predict with"
+            raise NoModelError(f"{message}: {problem}" if problem else message)
+        return model
+
+    def problem(self) -> str | None:
+        """Why the last load failed (the reason ``get`` gives), or ``None``."""
+        if self.caching:
+            return self.persister.load_error()  # type: ignore[no-any-return,union-attr]
+        return self._error
 
     def _kept(self) -> Any:
         return self._model
@@ -62,6 +91,15 @@ class ModelSource:
             raise LookupError(f"the configuration has no {self.key!r} entry")
         if self.caching:
             return self.persister.update_cache()
-        model = read_model(self.config, self.version, self.key)
-        self._model, self.loaded_at = model, datetime.now(UTC)
+        try:
+            model = read_model(self.config, self.version, self.key)
+        except Exception as exc:
+            self._error = str(exc) if isinstance(exc, LookupError) else _describe(exc)
+            raise
+        self._model, self.loaded_at, self._error = model, datetime.now(UTC), None
         return model
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc.args[0]) if len(exc.args) == 1 else str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

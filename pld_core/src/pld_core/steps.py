@@ -15,6 +15,7 @@ import pluggy
 from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.errors import ConfigError
+from pld_core.integrity import require_verified
 from pld_core.registry import collect_tasks
 from pld_core.tasks import task_names
 
@@ -51,8 +52,13 @@ def fit_model(config: Config, model: Any, X: Any, y: Any) -> Any:
 
 
 def read_model(config: Config, version: int | None = None, key: str = "model_persister") -> Any:
-    """Read ``version`` (or the active model) from the persister entry ``key``."""
+    """Read ``version`` (or the active model) from the persister entry ``key``.
+
+    A :class:`~pld_core.ModelStore` checks digest and signature before unpickling; with
+    ``PLD_MODEL_SIGNING_KEY`` set, any other persister is refused.
+    """
     persister = config[key]
+    require_verified(persister)
     hooks = _hooks(config)
 
     def read(persister: Any, version: int | None) -> Any:
@@ -64,6 +70,7 @@ def read_model(config: Config, version: int | None = None, key: str = "model_per
 def write_model(config: Config, model: Any, key: str = "model_persister") -> int:
     """Write ``model`` as a new version to the persister entry ``key``; return the version."""
     persister = config[key]
+    require_verified(persister)
     hooks = _hooks(config)
 
     def write(persister: Any, model: Any) -> int:

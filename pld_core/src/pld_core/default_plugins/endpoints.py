@@ -15,6 +15,7 @@ accepts them unchanged and offers the short name ``url-rule``::
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from pld_core import App, ConfigError, hookimpl, import_dotted, list_models, process_store, run_job
 
 _PALLADIUM_VIEWS = "palladium.server."
+logger = logging.getLogger(__name__)
 
 
 class UrlRule:
@@ -116,7 +118,17 @@ def activate(request: Request, app: App) -> Response:
         app.config["model_persister"].activate(version)
     except LookupError as exc:
         return app.error(404, str(exc.args[0] if exc.args else exc))
+    _serve_active(app)
     return app.json(list_models(app.config))
+
+
+def _serve_active(app: App) -> None:
+    """Serve the version just activated at once; if it cannot load, the old one serves on
+    (``/alive`` and the predict answers say why when there is none)."""
+    try:
+        app.models.reload()
+    except Exception as exc:
+        logger.error("activated, but the model could not be loaded: %s", exc)
 
 
 @hookimpl

@@ -18,6 +18,8 @@ def alive(request: Request, app: App) -> Response:
 
     ``alive: {'process_store_required': [...]}`` names what must be loaded: the served model
     under its persister's config key (``model_persister``), or any ``process_store`` entry.
+    While the served model is missing, ``model_error`` says why (none active, corrupt,
+    unreadable): the same reason the predict endpoints answer with.
     """
     memory = _process.memory_info()
     body: dict[str, Any] = {
@@ -29,6 +31,8 @@ def alive(request: Request, app: App) -> Response:
         "process_metadata": process_store.get("process_metadata", {}),
     }
     status = 200
+    if app.models.persister is not None and app.models.current() is None:
+        body["model_error"] = app.models.problem() or "no model is loaded"
     required = (app.config.get("alive") or {}).get("process_store_required") or ()
     for name in required:
         value, updated = _loaded(app, name)
@@ -46,7 +50,7 @@ def alive(request: Request, app: App) -> Response:
 def _loaded(app: App, name: str) -> tuple[Any, Any]:
     """What is loaded under ``name`` and when: the app's own model, else ``process_store``."""
     if name == app.models.key and not app.models.caching:
-        return app.models.get(), app.models.loaded_at
+        return app.models.current(), app.models.loaded_at
     return process_store.get(name), process_store.mtime.get(name)
 
 
@@ -61,8 +65,8 @@ _ALIVE_DOC = {
         "responses": {
             "200": {"description": "The service is ready."},
             "503": {
-                "description": "An entry in alive.process_store_required is not loaded yet "
-                "(e.g. no model)."
+                "description": "An entry in alive.process_store_required is not loaded "
+                "(e.g. no model: model_error says why)."
             },
         },
     }

@@ -18,7 +18,15 @@ from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
-from pld_core import CachingModelPersister, ModelPersister, ProcessStore, decorate, process_store
+from pld_core import (
+    CachingModelPersister,
+    ConfigError,
+    ModelPersister,
+    ProcessStore,
+    decorate,
+    process_store,
+    require_verified,
+)
 from pld_plugins.persistence._common import as_version
 from pld_plugins.persistence.schedule import RruleThread, make_rrule
 
@@ -55,6 +63,7 @@ class CachedUpdatePersister(CachingModelPersister):
         self.loaded_version: int | None = None
         self._update = self._load  # initialize_component wraps it in update_model_decorators
         self._load_lock = threading.Lock()
+        self._error: str | None = None
 
     def __repr__(self) -> str:
         return f"CachedUpdatePersister({self.impl!r})"
@@ -73,7 +82,9 @@ class CachedUpdatePersister(CachingModelPersister):
         self._update = decorate(self._load, config, "update_model_decorators")
         try:
             self.update_cache()
-        except LookupError:
+        except ConfigError:  # the configuration is wrong, not the model: say so
+            raise
+        except Exception:  # never crash-loop: serve 503 with the reason until a good load
             logger.warning("%s: no model to serve yet; serving starts without one", self)
         else:
             logger.info("%s: initial fill of cache done", self)
@@ -103,6 +114,10 @@ class CachedUpdatePersister(CachingModelPersister):
         """
         return self._update(version)
 
+    def load_error(self) -> str | None:
+        """Why the last load failed, or ``None`` after a good one."""
+        return self._error
+
     def _scheduled_update(self) -> None:
         with suppress(Exception):  # _load has logged and recorded it
             self.update_cache()
@@ -113,6 +128,7 @@ class CachedUpdatePersister(CachingModelPersister):
             status = self._status()
             status["checked_at"] = _now()
             try:
+                require_verified(self.impl)
                 if version is None and self.check_version:
                     active = self.impl.list_properties().get("active-model")
                     if active is None:
@@ -124,6 +140,7 @@ class CachedUpdatePersister(CachingModelPersister):
             except Exception as exc:
                 status["last_error"] = f"{type(exc).__name__}: {exc}"
                 status["last_error_at"] = _now()
+                self._error = str(exc) if isinstance(exc, LookupError) else status["last_error"]
                 if isinstance(exc, LookupError):
                     logger.error("%s: cannot load a model: %s", self, exc)
                 else:
@@ -132,6 +149,7 @@ class CachedUpdatePersister(CachingModelPersister):
             loaded = (getattr(model, "__metadata__", None) or {}).get("version", version)
             _store()[key] = model
             self.loaded_version = int(loaded) if loaded is not None else None
+            self._error = None
             status.update(version=self.loaded_version, loaded_at=_now())
             logger.info("%s: loaded model version %s", self, self.loaded_version)
             return model
@@ -179,6 +197,10 @@ class CachedUpdatePersister(CachingModelPersister):
 
     def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:
         self.impl.upgrade(from_version=from_version, to_version=to_version)
+
+    def verified_by_pld(self) -> bool:
+        verified = getattr(self.impl, "verified_by_pld", None)
+        return bool(callable(verified) and verified())
 
 
 def _store() -> ProcessStore:

@@ -21,7 +21,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -31,21 +31,16 @@ from sqlalchemy import pool as sa_pool
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from pld_core import ModelPersister
+from pld_core import ModelStore, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
     FORMAT_VERSION,
     LAST_VERSION,
     as_version,
-    dump_model,
-    load_model,
     needs_step,
     no_active_model,
     no_such_version,
-    restored_on_failure,
-    seal,
-    stamp,
     to_json,
 )
 
@@ -77,7 +72,7 @@ class Base64Text(sa.types.TypeDecorator[bytes]):
         return None if value is None else base64.b64decode(value)
 
 
-class Database(ModelPersister):
+class Database(ModelStore):
     """Store models in a SQL database reached through a SQLAlchemy ``url``.
 
     :param url: e.g. ``sqlite:///models.db`` or ``postgresql+psycopg://user@host/db``.
@@ -159,7 +154,13 @@ class Database(ModelPersister):
 
     # -- the persister interface ---------------------------------------------------------
 
-    def read(self, version: int | None = None) -> Any:
+    def store_identity(self) -> str:
+        """``database:<database name>[/<table postfix>]``: not the host, which clients name
+        differently."""
+        name = (self.engine.url.database or "").replace("\\", "/").rsplit("/", 1)[-1]
+        return f"database:{name}/{self.table_postfix}" if self.table_postfix else f"database:{name}"
+
+    def read_bytes(self, version: int | None) -> StoredModel:
         with self._transaction() as conn:
             if version is None:
                 active = self._get(conn, ACTIVE)
@@ -181,26 +182,24 @@ class Database(ModelPersister):
         if not blobs:
             raise LookupError(f"Model version {version} in {self.where} has no stored data")
         data = b"".join(bytes(blob) for blob in blobs)
-        return load_model(data, json.loads(metadata), f"model version {version} in {self.where}")
+        return StoredModel(version, data, json.loads(metadata))
 
-    def write(self, model: Any) -> int:
-        with restored_on_failure(model):
-            for attempt in range(1, _WRITE_ATTEMPTS + 1):
-                try:
-                    with self._transaction(write=True) as conn:
-                        version = self._next_version(conn)
-                        metadata = stamp(model, version)
-                        data = dump_model(model)
-                        sealed = seal(data)
-                        self._insert(conn, version, {**metadata, **sealed}, data)
-                    metadata.update(sealed)
-                    return version
-                except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-                    # Another process took the version first, or the database saw a deadlock.
-                    if attempt == _WRITE_ATTEMPTS:
-                        raise
-                    logger.debug("writing to %s: retrying after %s", self.where, exc)
-                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+    def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with self._transaction(write=True) as conn:
+                    version = self._next_version(conn)
+                    stored = prepare(version)
+                    self._insert(
+                        conn, version, {**stored.metadata, "version": version}, stored.data
+                    )
+                return version
+            except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+                # Another process took the version first, or the database saw a deadlock.
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+                logger.debug("writing to %s: retrying after %s", self.where, exc)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def activate(self, version: int) -> None:

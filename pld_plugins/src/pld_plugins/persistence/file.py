@@ -74,3 +74,8 @@ class File(FileLike):
 
     def __init__(self, path: str) -> None:
         super().__init__(path, LocalFiles())
+
+    def store_identity(self) -> str:
+        """``file:<folder name>/<name pattern>``: the same wherever the folder is mounted."""
+        folder, pattern = os.path.split(os.path.abspath(self.path))
+        return f"file:{os.path.basename(folder)}/{pattern}"

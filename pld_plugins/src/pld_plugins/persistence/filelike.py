@@ -13,25 +13,21 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from pld_core import ModelPersister
+from pld_core import ModelStore, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
     FORMAT_VERSION,
     LAST_VERSION,
     as_version,
-    dump_model,
     jsonable,
-    load_model,
     needs_step,
     no_active_model,
     no_such_version,
-    restored_on_failure,
-    seal,
-    stamp,
     to_json,
 )
 
@@ -54,7 +50,7 @@ class StoreIO(Protocol):
         """Hold the store's lock named ``path`` for one read-modify-write."""
 
 
-class FileLike(ModelPersister):
+class FileLike(ModelStore):
     """Models at ``path.format(version=N) + '.pkl.gz'``; ``path`` needs ``{version}``.
 
     The metadata document is ``path.format(version='metadata') + '.json'``: with
@@ -91,7 +87,7 @@ class FileLike(ModelPersister):
 
     # -- the persister interface ---------------------------------------------------------
 
-    def read(self, version: int | None = None) -> Any:
+    def read_bytes(self, version: int | None) -> StoredModel:
         metadata = self._load()
         if version is None:
             active = metadata["properties"].get(ACTIVE)
@@ -110,23 +106,20 @@ class FileLike(ModelPersister):
                 f"Model version {version} is listed in {self.metadata_path} but its file "
                 f"{model_path} is missing"
             ) from None
-        return load_model(data, entry, f"model version {version} ({model_path})")
+        return StoredModel(version, data, entry)
 
-    def write(self, model: Any) -> int:
-        with self._locked(), restored_on_failure(model):
+    def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
+        with self._locked():
             metadata = self._load()
             properties = metadata["properties"]
             known = [int(entry["version"]) for entry in metadata["models"]]
             version = max([int(properties.get(LAST_VERSION, 0)), *known]) + 1
-            model_metadata = stamp(model, version)
-            data = dump_model(model)
-            self.io.write(self.model_path(version), data)  # before it becomes a version
-            sealed = seal(data)
-            metadata["models"].append(jsonable({**model_metadata, **sealed}))
+            stored = prepare(version)
+            self.io.write(self.model_path(version), stored.data)  # before it becomes a version
+            metadata["models"].append(jsonable({**stored.metadata, "version": version}))
             properties[LAST_VERSION] = str(version)
             properties.setdefault(DB_VERSION, FORMAT_VERSION)
             self._save(metadata)
-        model_metadata.update(sealed)
         return version
 
     def activate(self, version: int) -> None:

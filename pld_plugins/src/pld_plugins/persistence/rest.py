@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from pld_core import PldError
 from pld_plugins.persistence.filelike import FileLike
@@ -97,3 +98,7 @@ class Rest(FileLike):
     def __init__(self, url: str, auth: Sequence[str] | None = None, timeout: float = 30.0):
         super().__init__(url, HttpFiles(auth, timeout))
         self.url = url
+
+    def store_identity(self) -> str:
+        """``rest:<URL path>``: the same whichever host name or port clients reach it by."""
+        return "rest:" + urlsplit(self.url).path
