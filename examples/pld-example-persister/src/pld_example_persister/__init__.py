@@ -3,6 +3,10 @@
 The archive holds ``index.json`` (model metadata and store properties) and one pickle per
 version. Every change rewrites the archive to a temporary file and renames it into place, so a
 crash never leaves a half-written store, and a lock file serialises writers.
+
+It is a ``ModelStore``: it keeps the bytes pld hands it and hands them back. pld pickles the
+model, records its digest (and signature, with ``PLD_MODEL_SIGNING_KEY`` set) in the metadata,
+and checks both before it unpickles anything read from here.
 """
 
 from __future__ import annotations
@@ -10,27 +14,30 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pickle
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pld_core import ModelPersister, annotate, hookimpl
+from pld_core import ModelStore, StoredModel, hookimpl
 
 INDEX = "index.json"
 
 
-class ZipPersister(ModelPersister):
+class ZipPersister(ModelStore):
     """Model versions in one zip file at ``path``."""
 
     def __init__(self, path: str):
         self.path = path
 
-    # -- the ModelPersister contract -----------------------------------------------------------
+    # -- the ModelStore contract ---------------------------------------------------------------
 
-    def read(self, version: int | None = None) -> Any:
+    def store_identity(self) -> str:
+        """Signatures cover this name: a model copied in from another archive is refused."""
+        return f"zip:{os.path.basename(self.path)}"
+
+    def read_bytes(self, version: int | None) -> StoredModel:
         with self._locked():
             index = self._index()
             if version is None:
@@ -38,19 +45,21 @@ class ZipPersister(ModelPersister):
                 if active is None:
                     raise LookupError(f"No active model in {self.path}")
                 version = int(active)
-            if not any(m["version"] == int(version) for m in index["models"]):
+            version = int(version)
+            entry = next((m for m in index["models"] if m["version"] == version), None)
+            if entry is None:
                 raise LookupError(f"No model with version {version} in {self.path}")
             with zipfile.ZipFile(self.path) as archive:
-                return pickle.loads(archive.read(_member(int(version))))
+                return StoredModel(version, archive.read(_member(version)), entry)
 
-    def write(self, model: Any) -> int:
+    def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
         with self._locked():
             index = self._index()
             version = int(index["properties"].get("last-version", 0)) + 1
-            metadata = annotate(model, {"version": version})
-            index["models"].append(metadata)
+            stored = prepare(version)  # the bytes and metadata pld wants kept as this version
+            index["models"].append({**stored.metadata, "version": version})
             index["properties"]["last-version"] = str(version)
-            self._rewrite(index, add={_member(version): pickle.dumps(model)})
+            self._rewrite(index, add={_member(version): stored.data})
             return version
 
     def activate(self, version: int) -> None:
