@@ -356,6 +356,7 @@ def run_python_entry(tree: dict[str, Any], path: str | None) -> None:
         return
     if not isinstance(code, str):
         raise ConfigError("must be a string of Python statements", path=path, key=PYTHON_KEY)
+    _factory_to_bang(tree)  # Palladium spells every factory '!' before the code runs
     here = os.path.dirname(os.path.abspath(path)) if path and path != "<extra>" else os.getcwd()
     namespace = {"C": tree, "cfg": tree, "config": tree, "environ": _Environment(), "here": here}
     try:
@@ -374,6 +375,21 @@ def run_python_entry(tree: dict[str, Any], path: str | None) -> None:
         raise ConfigError(
             f"running failed: {type(exc).__name__}: {exc}", path=path, key=PYTHON_KEY
         ) from None
+
+
+def _factory_to_bang(node: Any) -> None:
+    """Rename ``__factory__`` to ``!`` in place, as Palladium 1.2.3 does before ``__python__``:
+    code that sets ``C['model']['!']`` then replaces the factory a file wrote as ``__factory__``."""
+    if isinstance(node, dict):
+        if FACTORY_KEYS[0] in node and FACTORY_KEYS[1] not in node:
+            node[FACTORY_KEYS[1]] = node.pop(FACTORY_KEYS[0])
+        children: Iterable[Any] = node.values()
+    elif isinstance(node, list | tuple):
+        children = node
+    else:
+        return
+    for child in children:
+        _factory_to_bang(child)
 
 
 def _initialize(component: Any, config: Config) -> None:

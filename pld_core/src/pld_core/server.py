@@ -21,6 +21,7 @@ from pld_core.config import Config
 from pld_core.decorators import decorate
 from pld_core.envelope import describe_error, error_response, json_response
 from pld_core.errors import ConfigError
+from pld_core.flask_context import flask_context
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 from pld_core.plugins import get_plugin_manager
@@ -115,6 +116,8 @@ class App:
         for route in routes:
             info = Endpoint(route.path, route.methods, route.owner, route.summary, route.openapi)
             self.add(info, _bind(route.view, self), route.decorators)
+        # Decided once the decorators and views are imported: did the user's code import flask?
+        self.flask = flask_context()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -147,7 +150,8 @@ class App:
     # -- WSGI --------------------------------------------------------------------------------
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
+        flask = self.flask
+        request = flask.request_class(environ) if flask is not None else Request(environ)
         request.max_content_length = request.max_form_memory_size = self.limits.max_body_bytes
         adapter = self.url_map.bind_to_environ(environ)
         try:
@@ -157,7 +161,11 @@ class App:
                     f"the body has {size} bytes; at most {self.limits.max_body_bytes} are read"
                 )
             endpoint, _args = adapter.match()
-            response = self.views[endpoint](request)
+            if flask is None:
+                response = self.views[endpoint](request)
+            else:  # Palladium's decorators and views read flask.request
+                with flask.context(request):
+                    response = self.views[endpoint](request)
         except Exception as exc:  # the one mapping of exceptions to answers
             status, code, message = describe_error(exc, f"{request.method} {request.path}")
             response = self.error(status, message, code)

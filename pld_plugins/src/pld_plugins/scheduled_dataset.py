@@ -17,13 +17,17 @@ from pld_plugins.persistence.schedule import RruleThread, make_rrule
 
 logger = logging.getLogger(__name__)
 
+#: Where Palladium's ScheduledDatasetLoader kept its data (``alive: process_store_required``).
+PALLADIUM_KEY = "data"
+
 
 class ScheduledDatasetLoader(DatasetLoader):
     """Serve ``impl``'s data from memory; reload it at each ``update_cache_rrule`` occurrence.
 
     :param impl: the dataset loader that really loads.
     :param update_cache_rrule: dateutil rrule keywords (``{'freq': 'HOURLY'}``) or an rrule.
-    :param key: the process store key; default: this entry's config key.
+    :param key: the process store key; default: this entry's config key, and the latest data
+        is also under ``'data'``, Palladium's fixed key.
     """
 
     def __init__(self, impl: DatasetLoader, update_cache_rrule: Any, key: str | None = None):
@@ -86,6 +90,8 @@ class ScheduledDatasetLoader(DatasetLoader):
                 logger.exception("%s: reloading data failed; keeping the old data", self.cache_key)
                 raise
             process_store[self.cache_key] = data
+            if self.key is None:  # also under Palladium's fixed key, for process_store_required
+                process_store[PALLADIUM_KEY] = data
             status["loaded_at"] = _now()
             return data
 

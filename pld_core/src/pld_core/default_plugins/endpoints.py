@@ -15,7 +15,10 @@ accepts them unchanged and offers the short name ``url-rule``::
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -63,7 +66,7 @@ class UrlRule:
         """Register this endpoint with the view it names, looked up among ``app.named_views``."""
         origin = f"url-rule {self.rule!r}"
         if not isinstance(self.view, str):
-            register(self.rule, self.view, self.methods, self.decorators, origin=origin)
+            register(self.rule, _as_view(self.view), self.methods, self.decorators, origin=origin)
             return
         named = app.named_views.get(self.view)
         if named is not None:
@@ -80,8 +83,45 @@ class UrlRule:
                 f"url rule {self.rule!r}: no view or task named {self.view!r} "
                 f"(tasks: {_names(app.tasks)}; views: {_names(app.named_views)})"
             )
-        view = import_dotted(self.view)
+        view = _as_view(import_dotted(self.view))
         register(self.rule, view, self.methods, self.decorators, origin=origin)
+
+
+def _as_view(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func`` as a ``view(request, app)``: Palladium's Flask views take no arguments (they
+    read ``flask.request``), so those are called without any and their answer made a response."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return func
+    try:
+        signature.bind(None, None)
+        return func
+    except TypeError:
+        pass
+    try:
+        signature.bind()
+    except TypeError:
+        return func
+
+    @functools.wraps(func)
+    def view(request: Request, app: App) -> Response:
+        return _response(func(), app)
+
+    return view
+
+
+def _response(result: Any, app: App) -> Response:
+    """A Flask view's answer as a response: Flask's own conversion when flask is loaded."""
+    if isinstance(result, Response):
+        return result
+    flask = sys.modules.get("flask")
+    if flask is not None and flask.has_app_context():
+        made: Response = flask.current_app.make_response(result)
+        return made
+    if isinstance(result, str):
+        return Response(result, mimetype="text/html")
+    return app.json(result)
 
 
 def _names(found: dict[str, Any]) -> str:
@@ -100,7 +140,13 @@ def url_rules(values: Iterable[Any]) -> list[UrlRule]:
 
 
 def update_model_cache(request: Request, app: App) -> Response:
-    """Reload the served model in the background; answer the job id at once."""
+    """Reload the served model in the background; answer the job id at once.
+
+    Any persister's model can be reloaded (the app keeps the model it serves); with no
+    ``model_persister`` there is nothing to reload: 503, as Palladium answered.
+    """
+    if app.models.persister is None:
+        return app.error(503, f"there is no {app.models.key!r} to reload the model from")
     _thread, job_id = run_job(process_store, "update-model-cache", app.models.reload)
     return app.json({"job_id": job_id})
 

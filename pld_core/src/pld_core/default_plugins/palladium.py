@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,33 @@ test_script = make_script("pld-test", "test")
 list_script = make_script("pld-list", "list")
 admin_script = make_script("pld-admin", "admin")
 version_script = make_script("pld-version", "version")
-devserver_script = make_script("pld-devserver", "serve")
-upgrade_script = make_script("pld-upgrade", "upgrade")
-export_script = make_script("pld-export", "export")
-stream_script = make_script("pld-stream", "stream")
+_devserver = make_script("pld-devserver", "serve")
+
+
+def devserver_script() -> None:
+    """Palladium's ``pld-devserver``: ``pld serve``, also taking ``--debug=<n>`` (0 is off)."""
+    sys.argv[1:] = palladium_debug(sys.argv[1:])
+    _devserver()
+
+
+def palladium_debug(args: list[str]) -> list[str]:
+    """Palladium's ``--debug=1`` / ``--debug 0`` as pld's ``--debug`` flag (or nothing)."""
+    result: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--debug" and index < len(args) and _is_int(args[index]):
+            arg = f"--debug={args[index]}"
+            index += 1
+        value = arg.removeprefix("--debug=")
+        if arg.startswith("--debug=") and _is_int(value):
+            if int(value):
+                result.append("--debug")
+            continue
+        result.append(arg)  # anything else, a bad --debug value too, goes to the command
+    return result
+
+
+def _is_int(text: str) -> bool:
+    return text.strip().removeprefix("-").isdigit()
