@@ -127,8 +127,8 @@ class CachedUpdatePersister(CachingModelPersister):
         with self._load_lock:
             status = self._status()
             status["checked_at"] = _now()
+            require_verified(self.impl)  # a configuration error, not a failed load
             try:
-                require_verified(self.impl)
                 if version is None and self.check_version:
                     active = self.impl.list_properties().get("active-model")
                     if active is None:
