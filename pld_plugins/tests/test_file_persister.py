@@ -205,3 +205,97 @@ def test_concurrent_processes_and_threads_never_share_a_version(persister, templ
     assert sorted(written) == list(range(1, 36))
     assert [entry["version"] for entry in persister.list_models()] == list(range(1, 36))
     assert all(persister.read(version).__metadata__["version"] == version for version in written)
+
+
+# -- temporary files of interrupted writes ---------------------------------------------------
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pld_core.testing import contract_model
+    from pld_plugins.persistence.file import File
+
+    def killed(fd):  # the model's bytes are in the temporary file: die before the rename
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    os.fsync = killed
+    File(sys.argv[1]).write(contract_model())
+    """
+)
+
+PAUSED_WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from pld_core.testing import contract_model
+    from pld_plugins.persistence.file import File
+
+    real_fsync, signal_path = os.fsync, sys.argv[2]
+
+    def paused(fd):  # hold the store's lock with the temporary file written, for a while
+        real_fsync(fd)
+        if not os.path.exists(signal_path):
+            open(signal_path, "w").close()
+            time.sleep(1.0)
+
+    os.fsync = paused
+    print(File(sys.argv[1]).write(contract_model(7)))
+    """
+)
+
+
+def _temporaries(folder):
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+def test_the_next_write_removes_what_a_killed_writer_left(persister, template, tmp_path):
+    persister.activate(persister.write(contract_model(1)))
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, template], check=False)
+    assert killed.returncode == -9
+    (left,) = _temporaries(tmp_path)
+    assert left.startswith("model-2.pickle.pkl.gz.tmp-")
+    assert [entry["version"] for entry in persister.list_models()] == [1]  # no phantom version
+    assert persister.write(contract_model(2)) == 2
+    assert _temporaries(tmp_path) == []
+    assert persister.read(2).value == 2 and persister.read().value == 1
+
+
+def test_stale_temporaries_of_models_and_metadata_go_others_stay(persister, tmp_path):
+    hexes = ["0" * 32, "a" * 32, "b" * 32]
+    stale = [
+        f"model-9.pickle.pkl.gz.tmp-{hexes[0]}",
+        f"model-metadata.pickle.json.tmp-{hexes[1]}",
+    ]
+    kept = [
+        f"other-9.pickle.pkl.gz.tmp-{hexes[2]}",  # another store's
+        "model-9.pickle.pkl.gz.tmp-notours",  # not a name pld's writes use
+        "model-9.pickle.pkl.gz",  # not a temporary file
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"partial")
+    assert persister.stale_temporaries() == sorted(str(tmp_path / name) for name in stale)
+    persister.write(contract_model())
+    remaining = sorted(p.name for p in tmp_path.iterdir())
+    assert not set(stale) & set(remaining)
+    assert set(kept) <= set(remaining)
+
+
+def test_a_write_in_progress_keeps_its_temporary_file(persister, template, tmp_path):
+    """Another process's write holds the store's lock: the next write waits, removes nothing."""
+    signal_path = tmp_path / "paused"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WRITER, template, str(signal_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(600):
+        if signal_path.exists() or writer.poll() is not None:
+            break
+        threading.Event().wait(0.05)
+    assert signal_path.exists(), "the writer did not get to its temporary file"
+    mine = persister.write(contract_model(8))
+    out, _ = writer.communicate(timeout=60)
+    assert writer.returncode == 0
+    theirs = int(out)
+    assert {mine, theirs} == {1, 2}
+    assert persister.read(theirs).value == 7 and persister.read(mine).value == 8
+    assert _temporaries(tmp_path) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import subprocess
 import sys
@@ -34,6 +35,10 @@ class TestDatabaseSQLiteContract(PersisterContract):
     def reopen(self):
         return lambda persister: Database(persister.url)
 
+    @pytest.fixture
+    def open_store(self, persister):
+        return functools.partial(Database, persister.url)
+
 
 class TestDatabaseCLOBSQLiteContract(PersisterContract):
     @pytest.fixture
@@ -43,6 +48,10 @@ class TestDatabaseCLOBSQLiteContract(PersisterContract):
     @pytest.fixture
     def reopen(self):
         return lambda persister: DatabaseCLOB(persister.url, chunk_size=5)
+
+    @pytest.fixture
+    def open_store(self, persister):
+        return functools.partial(DatabaseCLOB, persister.url, chunk_size=5)
 
 
 class TestDatabaseInMemorySQLiteContract(PersisterContract):
@@ -55,6 +64,10 @@ class TestDatabaseInMemorySQLiteContract(PersisterContract):
         persister.write(make_model(1))
         assert [m["version"] for m in persister.list_models()] == [1]
         assert Database("sqlite://", table_postfix="mem").list_models() == []
+
+    @pytest.fixture
+    def open_store(self):
+        pytest.skip("an in-memory SQLite database lives in one process: no races between them")
 
 
 class TestDatabaseServerContract(PersisterContract):
@@ -82,6 +95,13 @@ class TestDatabaseServerContract(PersisterContract):
         cls = self.persister_class
         return lambda p: cls(p.url, chunk_size=50, table_postfix=p.table_postfix)
 
+    @pytest.fixture
+    def open_store(self, persister):
+        cls = self.persister_class
+        return functools.partial(
+            cls, persister.url, chunk_size=50, table_postfix=persister.table_postfix
+        )
+
 
 class TestDatabaseCLOBServerContract(TestDatabaseServerContract):
     persister_class = DatabaseCLOB
@@ -97,6 +117,10 @@ class TestCachedUpdatePersisterContract(PersisterContract):
     @pytest.fixture
     def reopen(self):
         return lambda persister: CachedUpdatePersister(File(persister.impl.path))
+
+    @pytest.fixture
+    def open_store(self, persister):
+        return functools.partial(CachedUpdatePersister, File(persister.impl.path))
 
 
 # -- registration ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 import pytest
@@ -14,18 +15,24 @@ from pld_plugins.persistence.rest import Rest
 
 
 class Store:
-    """Keeps PUT bodies by path; GET/DELETE them; Basic Auth and forced failures on demand."""
+    """Keeps PUT bodies by path; GET/DELETE them; Basic Auth and forced failures on demand.
+
+    Like a WebDAV server it sends ETags and honours ``If-Match`` and ``If-None-Match: *`` on
+    PUT (412 when they fail), checking and writing under one lock: the server serialises.
+    """
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.credentials: tuple[str, str] | None = None
         self.fail_with: int | None = None
         self.requests: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         request = Request(environ)
         self.requests.append((request.method, request.path))
-        response = self.answer(request)
+        with self.lock:
+            response = self.answer(request)
         return response(environ, start_response)
 
     def answer(self, request: Request) -> Response:
@@ -35,15 +42,27 @@ class Store:
                 return Response("no", status=401, headers={"WWW-Authenticate": "Basic"})
         if self.fail_with is not None:
             return Response("broken", status=self.fail_with)
+        current = self.files.get(request.path)
         if request.method == "PUT":
+            if_match, if_none_match = request.headers.get("If-Match"), request.if_none_match
+            if if_none_match.star_tag and current is not None:
+                return Response("exists", status=412)
+            if if_match is not None and (current is None or if_match != etag(current)):
+                return Response("changed", status=412)
             self.files[request.path] = request.get_data()
             return Response(status=201)
-        if request.path not in self.files:
+        if current is None:
             return Response(status=404)
         if request.method == "DELETE":
             del self.files[request.path]
             return Response(status=204)
-        return Response(self.files[request.path], mimetype="application/octet-stream")
+        return Response(
+            current, mimetype="application/octet-stream", headers={"ETag": etag(current)}
+        )
+
+
+def etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
 
 
 @pytest.fixture

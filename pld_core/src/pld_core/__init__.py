@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pld_core.cli import command_config, command_plugins, common_options, make_cli, make_script
 from pld_core.config import Config, get_config, initialize_config, load_config, use_config
-from pld_core.converters import to_bool, to_float, to_int, to_str
+from pld_core.converters import MAX_VERSION, VERSION, to_bool, to_float, to_int, to_str, to_version
 from pld_core.decorators import decorate
 from pld_core.encoding import decode, encode, encode_text
 from pld_core.envelope import (
@@ -80,7 +80,9 @@ __version__ = core_version()
 __all__ = [
     "DEFAULT_PLUGINS",
     "JSON_MIMETYPE",
+    "MAX_VERSION",
     "PROJECT",
+    "VERSION",
     "SIGNING_KEY_VARIABLE",
     "App",
     "CachingModelPersister",
@@ -157,6 +159,7 @@ __all__ = [
     "to_float",
     "to_int",
     "to_str",
+    "to_version",
     "training_metadata",
     "use_config",
     "write_model",

@@ -38,6 +38,8 @@ class Option:
     :param metavar: the placeholder ``--help`` shows for a value.
     :param http: ``False`` for options that only make sense on the caller's machine, such as
         a file to write; HTTP requests naming them are refused.
+    :param parse: a stricter converter than the kind's, e.g. :func:`pld_core.to_version`;
+        its ``ValueError`` names the value. The command line and HTTP both use it.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Option:
     negates: bool = False
     metavar: str | None = None
     http: bool = True
+    parse: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -61,6 +64,11 @@ class Option:
 
     def convert(self, raw: Any) -> Any:
         """``raw`` (a JSON value or the text of a query/form field) as this option's kind."""
+        if self.parse is not None:
+            try:
+                return self.parse(raw)
+            except (TypeError, ValueError) as exc:
+                raise OptionError(f"{self.name}: {exc}") from None
         try:
             value = _CONVERTERS[self.kind](raw)
         except (TypeError, ValueError):

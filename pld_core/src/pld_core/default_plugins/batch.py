@@ -23,6 +23,7 @@ from typing import IO, Any
 import click
 
 from pld_core import (
+    VERSION,
     ModelSource,
     PldError,
     PredictPath,
@@ -348,7 +349,7 @@ def _class_labels(model: Any) -> list[str] | None:
 )
 @click.option(
     "--model-version",
-    type=int,
+    type=VERSION,
     metavar="VERSION",
     help="The stored version to predict with. Default: the active one.",
 )

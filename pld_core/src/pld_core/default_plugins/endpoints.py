@@ -24,7 +24,17 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import App, ConfigError, hookimpl, import_dotted, list_models, process_store, run_job
+from pld_core import (
+    App,
+    ConfigError,
+    PldError,
+    hookimpl,
+    import_dotted,
+    list_models,
+    process_store,
+    run_job,
+    to_version,
+)
 
 _PALLADIUM_VIEWS = "palladium.server."
 logger = logging.getLogger(__name__)
@@ -157,13 +167,21 @@ def activate(request: Request, app: App) -> Response:
     if raw is None:
         return app.error(400, "BadRequest: missing parameter 'model_version'")
     try:
-        version = int(raw)
-    except ValueError:
-        return app.error(400, f"BadRequest: model_version {raw!r} is not an integer")
+        version = to_version(raw)
+    except ValueError as exc:
+        return app.error(400, f"BadRequest: model_version: {exc}")
     try:
         app.config["model_persister"].activate(version)
     except LookupError as exc:
         return app.error(404, str(exc.args[0] if exc.args else exc))
+    except PldError as exc:  # a store's own one-line message, e.g. the database is down
+        logger.error("activating version %s failed", version, exc_info=exc)
+        return app.error(500, str(exc))
+    except Exception as exc:  # its text may quote SQL or paths: the log has it, not the client
+        logger.error("activating version %s failed", version, exc_info=exc)
+        return app.error(
+            500, f"activating version {version} failed ({type(exc).__name__}); see the server log"
+        )
     _serve_active(app)
     return app.json(list_models(app.config))
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from pld_core import (
+    VERSION,
     Config,
     command_config,
     common_options,
@@ -76,7 +77,7 @@ def admin_group() -> None:
 
 @admin_group.command("activate")
 @common_options
-@click.argument("version", type=int)
+@click.argument("version", type=VERSION)
 def activate_command(version: int) -> None:
     """Make VERSION the active model."""
     command_config()["model_persister"].activate(version)
@@ -86,7 +87,7 @@ def activate_command(version: int) -> None:
 
 @admin_group.command("delete")
 @common_options
-@click.argument("version", type=int)
+@click.argument("version", type=VERSION)
 def delete_command(version: int) -> None:
     """Delete VERSION and everything stored for it."""
     command_config()["model_persister"].delete(version)
@@ -133,7 +134,7 @@ def export(config: Config, version: int | None = None, activate: bool = True) ->
 @click.option(
     "--version",
     "model_version",
-    type=int,
+    type=VERSION,
     metavar="VERSION",
     help="The version to export. Default: the active one.",
 )

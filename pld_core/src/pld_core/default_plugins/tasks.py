@@ -67,11 +67,25 @@ def _click_option(option: Option) -> Callable[[Any], Any]:
         )
     return click.option(
         *declarations,
-        type=option.kind,
+        type=_ParsedOption(option) if option.parse is not None else option.kind,
         default=option.default,
         metavar=option.metavar,
         help=option.help,
     )
+
+
+class _ParsedOption(click.ParamType[Any]):
+    """An option with its own parser (``Option.parse``): the same check as over HTTP."""
+
+    def __init__(self, option: Option) -> None:
+        self.option = option
+        self.name = option.kind.__name__
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self.option.convert(value)
+        except OptionError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def task_view(task: Task) -> Callable[[Request, App], Response]:

@@ -25,6 +25,7 @@ from pld_core import (
     read_model,
     scorers,
     timer,
+    to_version,
     training_metadata,
     write_model,
 )
@@ -240,6 +241,7 @@ TEST_TASK = Task(
             "model_version",
             kind=int,
             metavar="VERSION",
+            parse=to_version,
             help="The version to test. Default: the active one.",
         ),
     ),

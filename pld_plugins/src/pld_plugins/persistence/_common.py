@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from pld_core import SIGNING_KEY_VARIABLE, ModelIntegrityError
+from pld_core import SIGNING_KEY_VARIABLE, ModelIntegrityError, to_version
 
 __all__ = ["SIGNING_KEY_VARIABLE", "ModelIntegrityError"]
 
@@ -23,12 +23,11 @@ DB_VERSION = "db-version"
 
 
 def as_version(value: Any) -> int:
-    """Return ``value`` as a version number; anything that is no integer names no model."""
-    if isinstance(value, bool):
-        raise LookupError(f"No model with version {value!r}")
+    """Return ``value`` as a version number (``pld_core.to_version``); anything else, an
+    out-of-range number included, names no model, and never reaches the store."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return to_version(value)
+    except ValueError:
         raise LookupError(f"No model with version {value!r}") from None
 
 

@@ -6,8 +6,12 @@ model_version, blob)`` holding the gzip pickle in ``chunk_size`` pieces.
 
 Unlike Palladium, a write picks its version inside the transaction that stores it, under a
 row lock on the ``last-version`` property (``BEGIN IMMEDIATE`` on SQLite), so writers in
-different processes get distinct versions; ``delete`` removes the chunks itself and clears
-the active pointer; and missing versions raise ``LookupError`` everywhere.
+different processes get distinct versions; ``activate``, ``delete`` and ``upgrade`` first
+lock the ``db-version`` property row (``SELECT ... FOR UPDATE``), so they run one after the
+other and ``activate`` of a version being deleted fails instead of leaving the active
+pointer naming it; ``delete`` removes the chunks itself and clears the active pointer;
+missing versions raise ``LookupError`` everywhere; and a database failure reaches callers as
+one :class:`DatabaseStoreError` line, never with the SQL statement.
 
 This module is the only one importing SQLAlchemy; the plugin imports it on first use.
 """
@@ -15,6 +19,7 @@ This module is the only one importing SQLAlchemy; the plugin imports it on first
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import random
@@ -23,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -31,7 +36,7 @@ from sqlalchemy import pool as sa_pool
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from pld_core import ModelStore, StoredModel
+from pld_core import ModelStore, PldError, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
@@ -44,7 +49,7 @@ from pld_plugins.persistence._common import (
     to_json,
 )
 
-__all__ = ["Database", "DatabaseCLOB"]
+__all__ = ["Database", "DatabaseCLOB", "DatabaseStoreError"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,30 @@ _MYSQL = ("mysql", "mariadb")
 _LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
 _LONG_BINARY = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
 _WRITE_ATTEMPTS = 5
+
+
+class DatabaseStoreError(PldError):
+    """The database failed a store operation; the message names the store, not the SQL."""
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _database_errors(method: _Method) -> _Method:
+    """Turn SQLAlchemy's errors (which quote the statement and its values) into one line."""
+
+    @functools.wraps(method)
+    def wrapper(self: Database, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sa_exc.DBAPIError as exc:
+            reason = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            raise DatabaseStoreError(
+                f"the model store {self.where} failed to {method.__name__.replace('_', ' ')} "
+                f"({reason}); the server log has the details"
+            ) from exc
+
+    return cast(_Method, wrapper)
 
 
 class Base64Text(sa.types.TypeDecorator[bytes]):
@@ -160,6 +189,7 @@ class Database(ModelStore):
         name = (self.engine.url.database or "").replace("\\", "/").rsplit("/", 1)[-1]
         return f"database:{name}/{self.table_postfix}" if self.table_postfix else f"database:{name}"
 
+    @_database_errors
     def read_bytes(self, version: int | None) -> StoredModel:
         with self._transaction() as conn:
             if version is None:
@@ -184,6 +214,7 @@ class Database(ModelStore):
         data = b"".join(bytes(blob) for blob in blobs)
         return StoredModel(version, data, json.loads(metadata))
 
+    @_database_errors
     def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
@@ -202,16 +233,18 @@ class Database(ModelStore):
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @_database_errors
     def activate(self, version: int) -> None:
         version = as_version(version)
-        with self._transaction(write=True) as conn:
+        with self._transaction(write=True, lock_store=True) as conn:
             if not self._exists(conn, version):
                 raise no_such_version(version, self.where)
             self._set(conn, ACTIVE, str(version))
 
+    @_database_errors
     def delete(self, version: int) -> None:
         version = as_version(version)
-        with self._transaction(write=True) as conn:
+        with self._transaction(write=True, lock_store=True) as conn:
             if not self._exists(conn, version):
                 raise no_such_version(version, self.where)
             # Stores written by Palladium have no last-version: remember the number now.
@@ -222,6 +255,7 @@ class Database(ModelStore):
             if self._get(conn, ACTIVE) == str(version):
                 conn.execute(sa.delete(self.properties).where(self.properties.c.name == ACTIVE))
 
+    @_database_errors
     def list_models(self) -> list[dict[str, Any]]:
         with self._transaction() as conn:
             rows = conn.execute(
@@ -236,6 +270,7 @@ class Database(ModelStore):
             entries.append(entry)
         return entries
 
+    @_database_errors
     def list_properties(self) -> dict[str, str]:
         with self._transaction() as conn:
             rows = conn.execute(
@@ -245,9 +280,10 @@ class Database(ModelStore):
             ).all()
         return {name: value for name, value in rows}  # the oldest row of a name wins
 
+    @_database_errors
     def upgrade(self, from_version: str | None = None, to_version: str | None = None) -> None:
         """Bring a store up to date; from before 1.0 that means activating the newest model."""
-        with self._transaction(write=True) as conn:
+        with self._transaction(write=True, lock_store=True) as conn:
             start = from_version if from_version is not None else self._get(conn, DB_VERSION)
             if needs_step("1.0", start, to_version) and self._get(conn, ACTIVE) is None:
                 newest = conn.scalar(sa.select(sa.func.max(self.models.c.version)))
@@ -258,15 +294,35 @@ class Database(ModelStore):
     # -- helpers -------------------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, write: bool = False) -> Iterator[Connection]:
-        """A transaction; writers of this instance also queue on a lock, sparing the database."""
+    def _transaction(self, write: bool = False, lock_store: bool = False) -> Iterator[Connection]:
+        """A transaction; writers of this instance also queue on a lock, sparing the database.
+
+        Writes run at READ COMMITTED on database servers, so a statement after a row lock sees
+        what the lock holder committed (MariaDB's default, REPEATABLE READ, would not). With
+        ``lock_store`` the transaction first takes the store lock (:meth:`_lock_store`).
+        """
         self._ensure_schema()
         lock = self._lock if write or self._serialise_reads else nullcontext()
         with lock, self.engine.connect() as conn:
             if write:
                 conn.execution_options(pld_write=True)
+                if conn.dialect.name != "sqlite":
+                    conn.execution_options(isolation_level="READ COMMITTED")
             with conn.begin():
+                if lock_store:
+                    self._lock_store(conn)
                 yield conn
+
+    def _lock_store(self, conn: Connection) -> None:
+        """Lock the ``db-version`` row until the transaction ends: the store's lock.
+
+        Every ``activate``, ``delete`` and ``upgrade`` takes it first, so they are serialised
+        across processes. (SQLite has no row locks; ``BEGIN IMMEDIATE`` serialises there.)
+        """
+        if self._get(conn, DB_VERSION, lock=True) is None:
+            # The row was removed by hand: put it back (it is the lock from now on).
+            self._set(conn, DB_VERSION, FORMAT_VERSION)
+            self._get(conn, DB_VERSION, lock=True)
 
     def _ensure_schema(self) -> None:
         """Create missing tables and stamp ``db-version``, once per instance."""

@@ -7,17 +7,26 @@ Palladium's file persister let two writers pick the same version and reused the 
 deleted newest model. Here the store's lock serialises every read-modify-write of the
 metadata, the highest version ever written is kept in the ``last-version`` property, and the
 model is stored before the metadata names it, so a crashed write never becomes a version.
+
+Where the lock cannot span processes (HTTP has none), every change of the metadata is a
+conditional write: it succeeds only if the document is still the one that was read (an
+ETag), and is otherwise done again from a fresh read; a model file is only created, never
+overwritten. So ``activate`` of a version being deleted fails instead of naming it, and two
+writers never share a version, on any store that honours ``If-Match``/``If-None-Match``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import string
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from pld_core import ModelStore, StoredModel
+from pld_core import ModelStore, PldError, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
@@ -31,7 +40,28 @@ from pld_plugins.persistence._common import (
     to_json,
 )
 
-__all__ = ["FileLike", "StoreIO"]
+__all__ = ["FileLike", "StoreConflict", "StoreIO"]
+
+_T = TypeVar("_T")
+_CHANGE_ATTEMPTS = 20
+
+
+class StoreConflict(Exception):
+    """A conditional write found the document changed (or present) since it was read."""
+
+
+class Tag:
+    """What a conditional write expects at a path: absent, or holding bytes with ``etag``."""
+
+    def __init__(self, etag: str | None, absent: bool) -> None:
+        self.etag = etag
+        self.absent = absent
+
+
+#: Write whatever is there: no condition.
+UNCONDITIONAL = Tag(None, absent=False)
+#: Write only where nothing is yet.
+ABSENT = Tag(None, absent=True)
 
 
 class StoreIO(Protocol):
@@ -48,6 +78,15 @@ class StoreIO(Protocol):
 
     def locked(self, path: str) -> AbstractContextManager[None]:
         """Hold the store's lock named ``path`` for one read-modify-write."""
+
+    def read_tagged(self, path: str) -> tuple[bytes | None, Tag]:
+        """:meth:`read`, with the :class:`Tag` a conditional write of ``path`` expects."""
+
+    def write_if(self, path: str, data: bytes, expected: Tag) -> None:
+        """:meth:`write` if ``path`` is still as ``expected``, else raise StoreConflict.
+
+        A store whose lock spans processes may ignore ``expected``: nobody else writes.
+        """
 
 
 class FileLike(ModelStore):
@@ -87,6 +126,7 @@ class FileLike(ModelStore):
 
     # -- the persister interface ---------------------------------------------------------
 
+
     def read_bytes(self, version: int | None) -> StoredModel:
         metadata = self._load()
         if version is None:
@@ -110,31 +150,42 @@ class FileLike(ModelStore):
 
     def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
         with self._locked():
-            metadata = self._load()
-            properties = metadata["properties"]
-            known = [int(entry["version"]) for entry in metadata["models"]]
-            version = max([int(properties.get(LAST_VERSION, 0)), *known]) + 1
-            stored = prepare(version)
-            self.io.write(self.model_path(version), stored.data)  # before it becomes a version
-            metadata["models"].append(jsonable({**stored.metadata, "version": version}))
-            properties[LAST_VERSION] = str(version)
-            properties.setdefault(DB_VERSION, FORMAT_VERSION)
-            self._save(metadata)
-        return version
+            self.clean_up()
+            taken = 0  # a model file already there, e.g. another process's, is skipped
+            for _attempt in range(_CHANGE_ATTEMPTS):
+                metadata, _tag = self._load_tagged()
+                properties = metadata["properties"]
+                known = [int(entry["version"]) for entry in metadata["models"]]
+                version = max([int(properties.get(LAST_VERSION, 0)), taken, *known]) + 1
+                stored = prepare(version)
+                try:  # before it becomes a version
+                    self.io.write_if(self.model_path(version), stored.data, ABSENT)
+                except StoreConflict:
+                    taken = version
+                    continue
+                entry = jsonable({**stored.metadata, "version": version})
+                self._change(functools.partial(_add, entry=entry, version=version))
+                return version
+        raise self._busy()
+
+    def clean_up(self) -> None:
+        """Remove what interrupted writes left behind; called holding the store's lock."""
 
     def activate(self, version: int) -> None:
         version = as_version(version)
-        with self._locked():
-            metadata = self._load()
+
+        def change(metadata: dict[str, Any]) -> None:
             if _find(metadata["models"], version) is None:
                 raise no_such_version(version, self.path)
             metadata["properties"][ACTIVE] = str(version)
-            self._save(metadata)
+
+        with self._locked():
+            self._change(change)
 
     def delete(self, version: int) -> None:
         version = as_version(version)
-        with self._locked():
-            metadata = self._load()
+
+        def change(metadata: dict[str, Any]) -> None:
             entry = _find(metadata["models"], version)
             if entry is None:
                 raise no_such_version(version, self.path)
@@ -145,7 +196,9 @@ class FileLike(ModelStore):
             metadata["models"].remove(entry)
             if properties.get(ACTIVE) == str(version):
                 del properties[ACTIVE]
-            self._save(metadata)
+
+        with self._locked():
+            self._change(change)
             self.io.remove(self.model_path(version))
 
     def list_models(self) -> list[dict[str, Any]]:
@@ -175,7 +228,13 @@ class FileLike(ModelStore):
         return None if data is None else json.loads(data)
 
     def _load(self) -> dict[str, Any]:
-        raw = self._load_raw()
+        return self._parse(self._load_raw())
+
+    def _load_tagged(self) -> tuple[dict[str, Any], Tag]:
+        data, tag = self.io.read_tagged(self.metadata_path)
+        return self._parse(None if data is None else json.loads(data)), tag
+
+    def _parse(self, raw: Any) -> dict[str, Any]:
         if raw is None:
             return {"models": [], "properties": {DB_VERSION: FORMAT_VERSION}}
         if isinstance(raw, list):  # the pre-1.0 layout; upgrade() rewrites it
@@ -188,8 +247,40 @@ class FileLike(ModelStore):
     def _save(self, metadata: dict[str, Any]) -> None:
         self.io.write(self.metadata_path, to_json(metadata, indent=4).encode("utf-8"))
 
+    def _change(self, change: Callable[[dict[str, Any]], _T]) -> _T:
+        """Apply ``change`` to the metadata and save it, only over the document it read.
+
+        When another process saved in between, read again and apply ``change`` again, so
+        its checks (does the version exist?) see what is really there.
+        """
+        for attempt in range(1, _CHANGE_ATTEMPTS + 1):
+            metadata, tag = self._load_tagged()
+            result = change(metadata)
+            data = to_json(metadata, indent=4).encode("utf-8")
+            try:
+                self.io.write_if(self.metadata_path, data, tag)
+            except StoreConflict:
+                time.sleep(random.uniform(0.005, 0.02) * attempt)
+                continue
+            return result
+        raise self._busy()
+
+    def _busy(self) -> PldError:
+        return PldError(
+            f"{self.metadata_path} changed under every one of {_CHANGE_ATTEMPTS} attempts to "
+            "update it; too many processes are writing to this store at once"
+        )
+
     def _locked(self) -> AbstractContextManager[None]:
         return self.io.locked(self.lock_path)
+
+
+def _add(metadata: dict[str, Any], *, entry: dict[str, Any], version: int) -> None:
+    """Record the stored ``version`` in ``metadata``."""
+    properties = metadata["properties"]
+    metadata["models"].append(entry)
+    properties[LAST_VERSION] = str(max(int(properties.get(LAST_VERSION, 0)), version))
+    properties.setdefault(DB_VERSION, FORMAT_VERSION)
 
 
 def _find(models: list[dict[str, Any]], version: int) -> dict[str, Any] | None:

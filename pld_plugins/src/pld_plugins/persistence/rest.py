@@ -1,8 +1,12 @@
 """``Rest``: the ``FileLike`` layout on an HTTP server (Artifactory, a WebDAV share, ...).
 
 Models and metadata are plain resources: GET reads, PUT writes, DELETE removes. HTTP has no
-lock, so writers are serialised within one process only; several processes writing to one
-REST store at once can race for a version number (use the ``database`` persister for that).
+lock, so the server serialises changes instead: a PUT of the metadata carries ``If-Match``
+with the ETag its GET answered (``If-None-Match: *`` while there is none), a PUT of a new
+model ``If-None-Match: *``, and a ``412 Precondition Failed`` makes pld read again and redo
+the change. With a server that honours these headers (WebDAV servers, nginx's dav module,
+most object stores), processes writing, activating and deleting at once cannot lose each
+other's changes; with one that sends no ETags, only one process's changes are serialised.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from pld_core import PldError
-from pld_plugins.persistence.filelike import FileLike
+from pld_plugins.persistence.filelike import ABSENT, UNCONDITIONAL, FileLike, StoreConflict, Tag
 
 __all__ = ["HttpFiles", "Rest", "RestStoreError"]
 
@@ -66,12 +70,27 @@ class HttpFiles:
             )
 
     def read(self, path: str) -> bytes | None:
+        return self.read_tagged(path)[0]
+
+    def read_tagged(self, path: str) -> tuple[bytes | None, Tag]:
         response = self._request("GET", path)
         if response.status_code == 404:
-            return None
+            return None, ABSENT
         self._check(response, "GET", path)
         content: bytes = response.content
-        return content
+        etag = response.headers.get("ETag")
+        return content, Tag(etag, absent=False) if etag else UNCONDITIONAL
+
+    def write_if(self, path: str, data: bytes, expected: Tag) -> None:
+        headers = {}
+        if expected.absent:
+            headers["If-None-Match"] = "*"
+        elif expected.etag is not None:
+            headers["If-Match"] = expected.etag
+        response = self._request("PUT", path, data=data, headers=headers)
+        if response.status_code == 412:
+            raise StoreConflict(f"PUT {path}: changed since it was read")
+        self._check(response, "PUT", path)
 
     def write(self, path: str, data: bytes) -> None:
         self._check(self._request("PUT", path, data=data), "PUT", path)
