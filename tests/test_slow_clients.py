@@ -8,14 +8,18 @@ gunicorn killed them. The documented configs (examples/deploy/gunicorn.conf.py a
 
 Each test holds 4 half-sent requests (2 with unfinished headers, 2 with half a body) on a
 server of 2 workers, then a normal ``GET /predict`` must be answered within 1 s; finally the
-held requests are completed and answered too, so the server never gave up on them.
+held requests are completed and answered too, so the server never gave up on them. A
+control shows the same clients do starve sync workers, and the nginx example in front of
+sync workers holds them by itself, then times them out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +33,8 @@ from pld_core.testing import free_port, http_json, running_server
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_CONF = str(REPO / "examples" / "deploy" / "gunicorn.conf.py")
+NGINX_CONF = REPO / "examples" / "deploy" / "nginx.conf"
+SYNC = ("--worker-class", "sync", "--threads", "1")  # gunicorn runs gthread if threads > 1
 IMAGE_CONF = "python:pld_plugins.deploy.gunicorn_conf"  # what `pld dockerize` images run
 QUERY = "sepal%20length=6.3&sepal%20width=2.5&petal%20length=4.9&petal%20width=1.5"
 ROW = {"sepal length": 6.3, "sepal width": 2.5, "petal length": 4.9, "petal width": 1.5}
@@ -57,11 +63,16 @@ class HalfRequest:
         self.sock.sendall(self.sent)
 
     def finish(self) -> tuple[int, dict]:
-        """Send the rest and read the answer (the request asked to close afterwards)."""
+        """Send the rest, read the answer to its end and close, as an HTTP client does.
+
+        (gunicorn lingers up to 2 s, in the gthread worker's main loop, for the client to
+        close its side after a ``Connection: close`` answer.)
+        """
         self.sock.sendall(self.rest)
         answer = b""
         while chunk := self.sock.recv(65536):
             answer += chunk
+        self.close()
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head, "the server closed the connection without answering"
         return int(head.split()[1]), json.loads(body)
@@ -139,9 +150,7 @@ def test_the_held_requests_do_starve_sync_workers(fitted_iris, tmp_path):
 
     Without it the test above could pass because the held requests held nothing.
     """
-    # gunicorn silently runs gthread for "sync" with threads > 1: both options are needed.
-    options = ("--worker-class", "sync", "--threads", "1")
-    server = gunicorn(EXAMPLE_CONF, fitted_iris, tmp_path, *options)
+    server = gunicorn(EXAMPLE_CONF, fitted_iris, tmp_path, *SYNC)
     with server as base, half_requests(base, count=2) as held:
         with pytest.raises(TimeoutError):
             timed_predict(base, timeout=ANSWER_WITHIN)
@@ -160,3 +169,84 @@ def test_pld_serve_answers_while_slow_clients_hold_requests(fitted_iris, tmp_pat
             print(f"pld serve, GET /predict with {HELD} requests held: {elapsed * 1000:.1f} ms")
             assert elapsed < ANSWER_WITHIN
             check_held_are_answered(held)
+
+
+@contextmanager
+def nginx_in_front(upstream: str, folder: Path, client_timeout: int) -> Iterator[str]:
+    """nginx with examples/deploy/nginx.conf on a free port, proxying to ``upstream``.
+
+    Only what a test run needs changes: addresses, log and temporary paths, and the
+    client timeouts (``client_timeout`` seconds instead of 10).
+    """
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        pytest.skip("nginx is not installed (Debian package nginx-light)")
+    port = free_port()
+    text = NGINX_CONF.read_text()
+    for old, new in [
+        ("server 127.0.0.1:8000;", f"server {upstream.removeprefix('http://')};"),
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("/var/log/nginx/pld.access.log", str(folder / "access.log")),
+        ("/var/log/nginx/pld.error.log", str(folder / "error.log")),
+        ("client_header_timeout 10s;", f"client_header_timeout {client_timeout}s;"),
+        ("client_body_timeout 10s;", f"client_body_timeout {client_timeout}s;"),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    temp = "".join(
+        f"{kind}_temp_path {folder / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'};\nevents {{}}\n"
+        f"http {{\n{temp}{text}\n}}\n"
+    )
+    command = [nginx, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"]
+    with (folder / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http_json(f"{base}/alive")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    errors = (folder / "stderr.log").read_text()
+                    raise AssertionError(f"nginx did not start: {errors}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def closed_without_answer(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_nginx_in_front_holds_slow_clients_and_times_them_out(fitted_iris, tmp_path):
+    """The buffering front by itself: nginx before gunicorn's old sync workers.
+
+    nginx passes a request on only once it is complete, so the held requests reach no
+    worker; after client_header_timeout / client_body_timeout nginx closes them.
+    """
+    front = tmp_path / "nginx"
+    front.mkdir()
+    with (
+        gunicorn(EXAMPLE_CONF, fitted_iris, tmp_path, *SYNC) as upstream,
+        nginx_in_front(upstream, front, client_timeout=3) as base,
+        half_requests(base) as held,
+    ):
+        elapsed = timed_predict(base, timeout=10)
+        print(f"nginx, GET /predict with {HELD} requests held: {elapsed * 1000:.1f} ms")
+        assert elapsed < ANSWER_WITHIN
+        check_held_are_answered(held[:2])  # nginx passes them on once complete
+        time.sleep(4)  # past the client timeouts: nginx has closed the others
+        for request in held[2:]:
+            assert closed_without_answer(request.sock)
