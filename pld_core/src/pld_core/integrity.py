@@ -222,22 +222,35 @@ def _check_signature(key: bytes, stored: StoredModel, store: str, digest: str, l
         )
 
 
-def resign(stored: StoredModel, store: str) -> dict[str, str]:
-    """The digest and signature ``stored`` gets under the current key, for ``pld admin sign``.
+def reseal(stored: StoredModel, store: str) -> Callable[[int], StoredModel]:
+    """``make(version)``: ``stored``'s very bytes, signed under the current key as ``version``.
 
-    Only the digest recorded when it was written is trusted: bytes that no longer match it
-    are refused, so re-signing never blesses a modified model.
+    For ``pld admin sign``: models written without a key (or under the first scheme) come
+    under signing without being unpickled; whoever runs it vouches for them. Bytes that no
+    longer match the digest recorded when they were written are refused.
+
+    :raises ConfigError: no signing key is set (or it is empty).
+    :raises ModelIntegrityError: the bytes do not match their recorded digest.
     """
-    recorded = stored.metadata.get(DIGEST)
-    actual = digest_of(bytes(stored.data))
-    if recorded is not None and recorded != actual:
-        raise ModelIntegrityError(
-            f"model version {stored.version} in {store} is corrupt or was modified; not signing it"
-        )
     key = signing_key()
     if key is None:
         raise ConfigError(f"{SIGNING_KEY_VARIABLE} is not set: there is no key to sign with")
-    return {DIGEST: actual, SIGNATURE: _signature(key, store, stored.version, actual)}
+    data = bytes(stored.data)
+    digest = digest_of(data)
+    recorded = stored.metadata.get(DIGEST)
+    if recorded is not None and recorded != digest:
+        raise ModelIntegrityError(
+            f"model version {stored.version} in {store} is corrupt or was modified: its "
+            "digest does not match the one recorded when it was written; not signing it"
+        )
+
+    def make(version: int) -> StoredModel:
+        metadata = {k: v for k, v in stored.metadata.items() if k not in (DIGEST, SIGNATURE)}
+        metadata.update(version=version, signed_from=stored.version, digest=digest)
+        metadata[SIGNATURE] = _signature(key, store, version, digest)
+        return StoredModel(version, data, metadata)
+
+    return make
 
 
 @contextmanager

@@ -11,7 +11,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, final
 
 from pld_core.errors import InputError, PredictError
-from pld_core.integrity import StoredModel, open_model, prepare_model, restored_on_failure
+from pld_core.integrity import (
+    StoredModel,
+    open_model,
+    prepare_model,
+    reseal,
+    restored_on_failure,
+)
 
 __all__ = [
     "CachingModelPersister",
@@ -178,6 +184,18 @@ class ModelStore(ModelPersister):
         prepare = prepare_model(model, self.store_identity())
         with restored_on_failure(model):
             return int(self.write_bytes(prepare))
+
+    @final
+    def sign(self, version: int) -> int:
+        """Store ``version``'s bytes again, signed with the current key, as a new version.
+
+        Nothing is unpickled: the caller vouches for the model (``pld admin sign``). The new
+        version is inactive; its metadata names the original as ``signed_from``.
+
+        :raises ConfigError: no signing key is set.
+        :raises ModelIntegrityError: the bytes do not match their recorded digest.
+        """
+        return int(self.write_bytes(reseal(self.read_bytes(version), self.store_identity())))
 
     def verified_by_pld(self) -> bool:
         return True

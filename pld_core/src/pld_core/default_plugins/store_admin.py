@@ -1,4 +1,4 @@
-"""Looking at and managing the model store: ``pld list``, ``pld admin activate|delete``,
+"""Looking at and managing the model store: ``pld list``, ``pld admin activate|delete|sign``,
 ``pld upgrade`` and ``pld export``."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import click
 from pld_core import (
     VERSION,
     Config,
+    ConfigError,
+    ModelStore,
     command_config,
     common_options,
     encode_text,
@@ -72,7 +74,7 @@ def _score(value: Any) -> str:
 @click.group("admin")
 @common_options
 def admin_group() -> None:
-    """Activate or delete stored model versions."""
+    """Activate, delete or sign stored model versions."""
 
 
 @admin_group.command("activate")
@@ -93,6 +95,36 @@ def delete_command(version: int) -> None:
     command_config()["model_persister"].delete(version)
     logger.info("Deleted model with version %s", version)
     click.echo(f"Deleted model with version {version}.")
+
+
+@admin_group.command("sign")
+@common_options
+@click.argument("version", type=VERSION)
+@click.option(
+    "--activate/--no-activate",
+    "activate",
+    default=None,
+    help="Activate the signed copy. Default: when VERSION is the active one.",
+)
+def sign_command(version: int, activate: bool | None) -> None:
+    """Sign VERSION with PLD_MODEL_SIGNING_KEY, stored again as a new version.
+
+    For models written before signing was on. Nothing is unpickled, and whoever runs this
+    vouches for the model: sign only versions your own pld fit wrote.
+    """
+    persister = command_config()["model_persister"]
+    store = persister if isinstance(persister, ModelStore) else getattr(persister, "impl", None)
+    if not isinstance(store, ModelStore):
+        raise ConfigError(
+            f"the persister {persister!r} does not store bytes through pld; pld cannot sign it"
+        )
+    was_active = store.list_properties().get("active-model") == str(version)
+    signed = store.sign(version)
+    logger.info("Signed model version %s as version %s", version, signed)
+    click.echo(f"Signed model version {version} as version {signed}.")
+    if activate or (activate is None and was_active):
+        store.activate(signed)
+        click.echo(f"Activated model with version {signed}.")
 
 
 @click.command("upgrade")
