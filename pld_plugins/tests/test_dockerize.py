@@ -5,7 +5,7 @@ No Docker engine runs here: a fake ``docker`` on PATH stands in, reachable or no
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import os
 import shlex
@@ -134,7 +134,9 @@ def check_predict_dockerfile(app: Path, image: str, port: int = 8000) -> list[tu
     assert cmd[cmd.index("--bind") + 1] == f"0.0.0.0:{port}"
     config = cmd[cmd.index("--config") + 1]
     if config.startswith("python:"):
-        assert importlib.util.find_spec(config.removeprefix("python:")) is not None
+        settings = importlib.import_module(config.removeprefix("python:"))
+        # A slow client holds a thread, not a worker: the image has no proxy in front.
+        assert settings.worker_class == "gthread" and settings.threads > 1
     else:
         assert (app / config.removeprefix(APP_ROOT)).is_file()
     return instructions

@@ -163,6 +163,8 @@ def test_kubernetes_deployment_and_service():
     assert service["spec"]["selector"].items() <= labels.items()
     (container,) = spec["template"]["spec"]["containers"]
     assert container["image"] == "me/iris-predict:1" and container["name"] == "iris-predict"
+    # The image's own command runs, with its gunicorn settings: threads for slow clients.
+    assert "command" not in container and "args" not in container
     assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert container[probe]["httpGet"] == {"path": "/alive", "port": 8000}
