@@ -99,15 +99,34 @@ def test_check_api_passes_on_the_iris_example(tmp_path):
     config = tmp_path / "config-pld.py"
     fit(load_config(str(config), __mode__="fit"))
     run = check_api(
-        "--config", str(config), "check-api", "--seed", "3", "--max-examples", "25", cwd=tmp_path
+        "--config", str(config), "check-api", "--seed", "3", "--requests", "300", cwd=tmp_path
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no failures" in run.stdout
-    requests = int(re.search(r"(\d+) requests in", run.stdout).group(1))
-    assert requests >= 100
+    sent = int(re.search(r"(\d+) requests in", run.stdout).group(1))
+    assert 100 <= sent <= 320  # about --requests
+    kinds = run.stdout.split("sent: ", 1)[1].splitlines()[0]
+    for kind in ("valid", "malformed", "non-finite number", "deeply nested JSON"):
+        assert kind in kinds, kinds
     # every kind of request was sent: 200s for valid ones, 400s for malformed, 413s for big
     answers = run.stdout.split("answers: ", 1)[1].splitlines()[0]
     assert "200 ×" in answers and "400 ×" in answers and "413 ×2" in answers, answers
+
+
+FIT_RULE = """
+    'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']}],"""
+
+
+def test_malformed_only_sends_no_valid_requests(fitted_iris, write_iris_config, tmp_path):
+    config = write_iris_config(FIT_RULE)
+    run = check_api(
+        *("--config", str(config), "check-api", "--endpoint", "^/fit$", "--malformed-only"),
+        *("--max-examples", "30", "--seed", "2"),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    sent = run.stdout.split("sent: ", 1)[1].splitlines()[0]
+    assert "1 operation," in run.stdout and "malformed" in sent and "valid" not in sent, sent
 
 
 def test_nothing_at_the_url_is_a_usage_error(tmp_path):

@@ -55,7 +55,8 @@ DEFAULT_MAX_BODY_BYTES = 10 * 2**20
 @click.option(
     "--malformed-only",
     is_flag=True,
-    help="Send no valid requests (a valid one to /fit starts a fit, to /activate activates).",
+    help="Send no valid requests, only malformed ones (fewer fits started on /fit; a service "
+    "may still accept what its document does not allow).",
 )
 @click.option(
     "--max-body-bytes",
@@ -159,14 +160,17 @@ def render(report: Report) -> str:
     """The summary: what was sent, what came back, what failed and how to send it again."""
     statuses = ", ".join(f"{status} ×{n}" for status, n in sorted(report.statuses.items()))
     lines = [
-        f"  {len(report.operations)} operations, {report.sent} requests in {report.seconds:.1f} s",
+        f"  {_count(len(report.operations), 'operation')}, "
+        f"{_count(report.sent, 'request')} in {report.seconds:.1f} s",
+        "  sent: " + ", ".join(f"{kind} {n}" for kind, n in report.kinds_sent.items()),
         f"  answers: {statuses or 'none'}",
     ]
     lines += [f"  note: {note}" for note in report.notes]
+    lines += [f"  no {probe} request fits: {', '.join(ops)}" for probe, ops in report.unfit.items()]
     if not report.failures:
         lines.append("  no failures: no 5xx, every answer JSON and as documented")
         return "\n".join(lines)
-    lines.append(f"  FAILED: {len(report.failures)} requests")
+    lines.append(f"  FAILED: {_count(len(report.failures), 'request')}")
     for kind, found in report.by_kind().items():
         where = sorted({f"{failure.operation} ({failure.probe})" for failure in found})
         lines.append(f"    {kind}: {len(found)} — {', '.join(where)}")
@@ -176,3 +180,7 @@ def render(report: Report) -> str:
     if first.curl:
         lines.append(f"    {first.curl}")
     return "\n".join(lines)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"

@@ -107,11 +107,18 @@ class Report:
     base_url: str
     seed: int
     operations: list[str] = field(default_factory=list)
-    sent: int = 0
+    #: requests sent, by kind (valid, malformed, non-finite number, ...)
+    kinds_sent: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: probe → the operations for which no such request exists (no malformed GET /alive)
+    unfit: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def sent(self) -> int:
+        return sum(self.kinds_sent.values())
 
     def by_kind(self) -> dict[str, list[Failure]]:
         """Failing requests by kind, in :data:`KINDS` order (an answer may break several)."""
@@ -205,21 +212,25 @@ class Fuzzer:
         @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE), data=st.data())
         def send(case: AnyCase, data: st.DataObject) -> None:
             kwargs = _request_kwargs(case.as_transport_kwargs(base_url=self.base))
-            spots = [("query", name) for name, v in (kwargs.get("params") or {}).items()]
-            spots = [spot for spot in spots if _is_number(kwargs["params"][spot[1]])]
-            body = kwargs.get("json")
-            paths = list(_number_paths(body)) if "json" in kwargs else []
-            if not spots and not paths:
+            spots: list[tuple[str, Any]] = [  # query and form fields: as text
+                (part, name)
+                for part in ("params", "data")
+                if isinstance(kwargs.get(part), dict)
+                for name, value in kwargs[part].items()
+                if _is_number(value)
+            ]
+            if "json" in kwargs:  # a JSON body: as JSON text
+                spots += [("json", path) for path in _number_paths(kwargs["json"])]
+            if not spots:
                 return  # nothing numeric in this request
-            where = data.draw(st.sampled_from([*spots, *(("json", p) for p in paths)]))
-            if where[0] == "query":
-                text = data.draw(st.sampled_from(NON_FINITE_TEXT))
-                kwargs["params"] = {**kwargs["params"], where[1]: text}
-            else:
+            part, where = data.draw(st.sampled_from(spots))
+            if part == "json":
                 text = data.draw(st.sampled_from(NON_FINITE_JSON))
-                marked = json.dumps(_replace(body, where[1], _SENTINEL))
+                marked = json.dumps(_replace(kwargs.pop("json"), where, _SENTINEL))
                 kwargs["data"] = marked.replace(json.dumps(_SENTINEL), text).encode()
-                del kwargs["json"]
+            else:
+                text = data.draw(st.sampled_from(NON_FINITE_TEXT))
+                kwargs[part] = {**kwargs[part], where: text}
             self._send(case, requests.Request(**kwargs), "non-finite number")
 
         self._hypothesis(send, operation, "non-finite number")
@@ -245,7 +256,7 @@ class Fuzzer:
         case = operation.Case(media_type="application/json")
         for chunked in (False, True):
             raw = RawRequest(method, url, "application/json", size, chunked)
-            self.report.sent += 1
+            self.report.kinds_sent["body over the limit"] += 1
             try:
                 answer = send_raw(raw, self.options.timeout)
             except OSError as exc:
@@ -263,7 +274,7 @@ class Fuzzer:
 
     def _still_answers(self) -> None:
         """After everything, the document is served again: the service is still up."""
-        self.report.sent += 1
+        self.report.kinds_sent["after the run"] += 1
         try:
             load_document(self.base, self.session, self.options.timeout)
         except ServiceUnavailable as exc:
@@ -288,14 +299,14 @@ class Fuzzer:
             with_seed(self.options.seed)(run)()
         except Unsatisfiable:  # no request of this kind fits, e.g. no malformed GET /alive
             label = f"{operation.method.upper()} {operation.path}"
-            self.report.notes.append(f"{label}: no {probe} request can be made")
+            self.report.unfit.setdefault(probe, []).append(label)
 
     def _send(
         self, case: AnyCase, request: requests.Request, probe: str, curl: str | None = None
     ) -> None:
         prepared = self.session.prepare_request(request)
         curl = curl or curl_line(prepared)
-        self.report.sent += 1
+        self.report.kinds_sent[probe] += 1
         try:
             response = self.session.send(prepared, timeout=self.options.timeout)
         except requests.RequestException as exc:
