@@ -54,7 +54,8 @@ from typing import Any
 import pluggy
 import pytest
 
-from pld_core.interfaces import ModelPersister, annotate
+from pld_core.integrity import SIGNING_KEY_VARIABLE, digest_of
+from pld_core.interfaces import ModelPersister, ModelStore, annotate
 from pld_core.plugins import get_plugin_manager
 from pld_core.registry import collect_registry
 
@@ -553,6 +554,29 @@ class PersisterContract:
         model = persister.read(version)
         assert isinstance(model, ContractModel)
         assert model.predict([1, 2]) == [42, 42]
+
+    # -- integrity: a byte store keeps exactly what pld hands it ---------------------------
+
+    def test_a_byte_store_keeps_bytes_digest_and_signature(
+        self, persister: ModelPersister, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """pld checks digest and signature on every read: a ModelStore hands both back."""
+        if not isinstance(persister, ModelStore):
+            pytest.skip(
+                f"{type(persister).__name__} is no pld_core.ModelStore: it is handed models, "
+                "not bytes (a wrapper's store is tested on its own)"
+            )
+        monkeypatch.setenv(SIGNING_KEY_VARIABLE, "contract-key")
+        model = make_model(score=0.5)
+        version = persister.write(model)
+        stored = persister.read_bytes(version)
+        assert stored.version == version
+        assert digest_of(bytes(stored.data)) == model.__metadata__["digest"]
+        assert stored.metadata["digest"] == model.__metadata__["digest"]
+        assert stored.metadata["signature"] == model.__metadata__["signature"]
+        assert persister.read(version).__metadata__["version"] == version  # signature checks
+        persister.activate(version)
+        assert persister.read_bytes(None).version == version
 
     def test_list_properties_are_strings(
         self, persister: ModelPersister, make_model: MakeModel
