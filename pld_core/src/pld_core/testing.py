@@ -46,6 +46,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ __all__ = [
     "ContractModel",
     "PersisterContract",
     "RaceReport",
+    "ServerActivator",
     "StoreWorkers",
     "component_factory",
     "contract_model",
@@ -272,9 +274,15 @@ class StoreWorkers:
 
     :meth:`run` hands each worker one call; a barrier releases them together, so the calls
     really overlap. Use it as a context manager: the processes stop on exit.
+
+    :param open_store: opens the store in a worker; or one such callable per worker (an
+        object whose ``activate`` goes through a server's ``/activate``, say).
     """
 
-    def __init__(self, open_store: OpenStore, count: int = 2) -> None:
+    def __init__(self, open_store: OpenStore | Sequence[OpenStore], count: int = 2) -> None:
+        openers = list(open_store) if isinstance(open_store, Sequence) else [open_store] * count
+        if len(openers) != count:
+            raise ValueError(f"give one opener per worker ({count}), not {len(openers)}")
         context = multiprocessing.get_context("spawn")
         self.count = count
         self.barrier = context.Barrier(count)
@@ -283,7 +291,7 @@ class StoreWorkers:
         self.processes = [
             context.Process(
                 target=_store_worker,
-                args=(open_store, index, self.barrier, self.calls[index], self.results),
+                args=(openers[index], index, self.barrier, self.calls[index], self.results),
                 daemon=True,
             )
             for index in range(count)
@@ -338,6 +346,32 @@ class StoreWorkers:
                 process.join(timeout=10)
 
 
+class ServerActivator:
+    """Activates through a running server's ``/activate`` url-rule, for the races.
+
+    A 404 answer is a ``LookupError`` (what a persister raises), any other failure a
+    ``RuntimeError`` with the answer; ``list_properties`` reads the server's ``/list``.
+    """
+
+    def __init__(self, base_url: str, path: str = "/activate") -> None:
+        self.base_url = base_url
+        self.path = path
+
+    def activate(self, version: int) -> None:
+        form = urllib.parse.urlencode({"model_version": version}).encode()
+        status, body = http_json(self.base_url + self.path, form=form, timeout=60)
+        if status == 404:
+            raise LookupError(body["metadata"]["error_message"])
+        if status != 200:
+            raise RuntimeError(f"POST {self.path} answered {status}: {body}")
+
+    def list_properties(self) -> dict[str, str]:
+        status, body = http_json(self.base_url + "/list", timeout=60)
+        if status != 200:
+            raise RuntimeError(f"GET /list answered {status}: {body}")
+        return dict(body["properties"])
+
+
 @dataclass
 class RaceReport:
     """What the rounds of a race left behind."""
@@ -365,6 +399,8 @@ def race_activate_delete(
     open_store: OpenStore,
     make_model: Callable[..., Any] = contract_model,
     rounds: int | None = None,
+    *,
+    open_activator: OpenStore | None = None,
 ) -> RaceReport:
     """Race ``activate(v)`` against ``delete(v)`` from two processes, ``rounds`` times.
 
@@ -372,11 +408,14 @@ def race_activate_delete(
     version, so a pointer already exists), starts both calls at once, then checks the store:
     the active pointer names an existing version or nothing, ``read()`` works or raises
     ``LookupError``, and the outcome is one of the two serial orders.
+
+    :param open_activator: opens what calls ``activate`` (default: ``open_store``), e.g. a
+        client of a server's ``/activate`` that raises ``LookupError`` on a 404.
     """
     rounds = race_rounds() if rounds is None else rounds
     report = RaceReport()
     base = persister.write(make_model())
-    with StoreWorkers(open_store, 2) as workers:
+    with StoreWorkers([open_activator or open_store, open_store], 2) as workers:
         for number in range(rounds):
             if number % 2:
                 persister.activate(base)
