@@ -1,4 +1,4 @@
-"""Model persisters: ``file``, ``rest``, ``database``, ``database-clob``, ``cached-update``.
+"""Model persisters: ``file``, ``rest``, ``s3``, ``database``, ``database-clob``, ``cached-update``.
 
 The plugin registers each under a short name and its Palladium 1.2 name. The classes live in
 submodules imported on first use, so listing plugins or starting a server that does not use
@@ -24,6 +24,7 @@ _PERSISTERS = (
     ("database-clob", "database", "DatabaseCLOB"),
     ("cached-update", "cached", "CachedUpdatePersister"),
     ("rest", "rest", "Rest"),
+    ("s3", "s3", "S3"),
 )
 
 

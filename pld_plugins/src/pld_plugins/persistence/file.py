@@ -1,4 +1,4 @@
-"""``File``: the ``FileLike`` layout on the local file system.
+"""``File``: the ``FileLike`` layout on the local file system (or any fsspec URL).
 
 Writes go to a temporary file that is renamed into place, so readers never see half a file;
 an ``flock`` on a lock file beside the metadata serialises writers across processes. Every
@@ -17,8 +17,10 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from pld_plugins.persistence.filelike import UNCONDITIONAL, FileLike, Tag
+from pld_plugins.persistence.fsspec_files import fsspec_files, is_url
 
 __all__ = ["File", "LocalFiles"]
 
@@ -89,11 +91,23 @@ class LocalFiles:
 class File(FileLike):
     """Models as ``path.format(version=N) + '.pkl.gz'`` files; ``path`` needs ``{version}``."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path, LocalFiles())
+    def __init__(self, path: str, storage_options: dict[str, Any] | None = None) -> None:
+        """``path`` may also be an fsspec URL (``s3://``, ``gcs://``, ``memory://``...);
+        ``storage_options`` then go to that file system."""
+        path = path.removeprefix("file://")
+        self.remote = is_url(path)
+        if self.remote:
+            super().__init__(path, fsspec_files(path, storage_options or {}))
+        elif storage_options:
+            raise ValueError(f"storage options are for fsspec URLs, not the local path {path!r}")
+        else:
+            super().__init__(path, LocalFiles())
 
     def store_identity(self) -> str:
         """``file:<folder name>/<name pattern>``: the same wherever the folder is mounted."""
+        if self.remote:  # <protocol>:<path>, whichever host serves it
+            protocol, _, rest = self.path.partition("://")
+            return f"{protocol}:{rest}"
         folder, pattern = os.path.split(os.path.abspath(self.path))
         return f"file:{os.path.basename(folder)}/{pattern}"
 
@@ -103,6 +117,8 @@ class File(FileLike):
         Called holding the store's lock, which every write holds, so no file removed here
         belongs to a write in progress.
         """
+        if self.remote:  # fsspec writes whole objects: there are no temporaries
+            return
         for stale in self.stale_temporaries():
             with suppress(FileNotFoundError):
                 os.remove(stale)
