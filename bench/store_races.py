@@ -66,7 +66,8 @@ def run(backend: str, rounds: int, folder: str) -> None:
     print(f"{backend:<11} activate vs delete: {report} ({time.monotonic() - started:.0f} s)")
     for problem in report.problems[:5]:
         print(f"{'':<11}   {problem}")
-    print(f"{'':<11} writers: {len(written)} writes, {duplicates} duplicate versions, {failed} failed")
+    writes = f"{len(written)} writes, {duplicates} duplicate versions, {failed} failed"
+    print(f"{'':<11} writers: {writes}")
 
 
 def main() -> None:
