@@ -190,6 +190,9 @@ def pld_fit(model: Any, X: Any, y: Any) -> Any:
 def pld_read_model(persister: ModelPersister, version: int | None) -> Any:
     """Read a model from a persister; the default calls ``persister.read(version)``.
 
+    For a :class:`~pld_core.ModelStore` that is where pld checks digest and signature before
+    unpickling, so an implementation that calls ``persister.read`` keeps the checks.
+
     :param persister: The configured model persister.
     :param version: The version to read, or ``None`` for the active one.
     :return: The model, annotated with its metadata.
@@ -199,6 +202,8 @@ def pld_read_model(persister: ModelPersister, version: int | None) -> Any:
 @hookspec(firstresult=True)
 def pld_write_model(persister: ModelPersister, model: Any) -> int | None:
     """Write a model to a persister; the default calls ``persister.write(model)``.
+
+    A :class:`~pld_core.ModelStore` gets the model pickled, digested and signed by pld there.
 
     :param persister: The configured model persister.
     :param model: The fitted model, already annotated with its metadata.
