@@ -42,10 +42,14 @@ class CliState:
         return self.pm
 
     def config(self, mode: str | None = FIT_MODE) -> Config:
-        """Load the config once per command run (fit mode for offline commands)."""
+        """Load the config once per command run (fit mode for offline commands).
+
+        Lazily: an entry is built when the command uses it, so ``pld list`` builds the
+        persister, not the model, and never imports the model's libraries.
+        """
         if self._config is None:
             extra = {"__mode__": mode} if mode else {}
-            self._config = load_config(self.config_path, plugins=self.plugins(), **extra)
+            self._config = load_config(self.config_path, plugins=self.plugins(), lazy=True, **extra)
             use_config(self._config)
             if self.debug:
                 logging.getLogger().setLevel(logging.DEBUG)
@@ -65,7 +69,38 @@ class CliUsageFailure(CliFailure):
 
 
 class PldGroup(click.Group):
-    """Turns pld's exceptions into one-line errors unless ``--debug`` is on."""
+    """Turns pld's exceptions into one-line errors unless ``--debug`` is on.
+
+    :ivar script: ``(script, command)`` when a Palladium-style script (``pld-fit``) runs the
+        group for one command, so usage lines and hints name the script alone.
+    """
+
+    script: tuple[str, str] | None = None
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if self.script is not None and name == self.script[1]:
+            return self.script[0], command, rest  # "Usage: pld-fit [OPTIONS]"
+        return name, command, rest
+
+    def command_name(self, invoked: str | None) -> str | None:
+        """The command's own name for the name it was invoked by (a script's)."""
+        if self.script is not None and invoked == self.script[0]:
+            return self.script[1]
+        return invoked
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with its whole first sentence, not cut at 45 characters."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=_SUMMARY_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -77,6 +112,9 @@ class PldGroup(click.Group):
             if state is not None and state.debug:
                 raise
             raise _failure(exc) from None
+
+
+_SUMMARY_LIMIT = 200
 
 
 def _failure(exc: Exception) -> CliFailure:
@@ -137,11 +175,16 @@ def make_cli(pm: pluggy.PluginManager | None = None, *, defer_clashes: bool = Fa
 
     @click.group(cls=PldGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @common_options
+    @click.version_option(package_name="pld-core", prog_name="pld", message="%(prog)s %(version)s")
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         """pld: one config file to a trained, tested, versioned and served model."""
         ctx.ensure_object(CliState).pm = pm
-        if found and ctx.invoked_subcommand not in despite:
+        group = ctx.command
+        invoked = ctx.invoked_subcommand
+        if isinstance(group, PldGroup):
+            invoked = group.command_name(invoked)
+        if found and invoked not in despite:
             raise CliUsageFailure(describe_clashes(found))
 
     for name, command in commands.items():
@@ -149,13 +192,21 @@ def make_cli(pm: pluggy.PluginManager | None = None, *, defer_clashes: bool = Fa
     return cli
 
 
-def main(args: Sequence[str] | None = None, prog_name: str | None = None) -> None:
-    """Run the ``pld`` command line."""
+def main(
+    args: Sequence[str] | None = None,
+    prog_name: str | None = None,
+    *,
+    script: tuple[str, str] | None = None,
+) -> None:
+    """Run the ``pld`` command line; ``script=(name, command)`` runs one command as ``name``."""
     try:
         cli = make_cli(defer_clashes=True)
     except PldError as exc:  # a plugin failed to load
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    if script is not None and isinstance(cli, PldGroup):
+        cli.script = script
+        prog_name = ""  # the command's usage line is then "<script> [OPTIONS]"
     cli.main(args=list(args) if args is not None else None, prog_name=prog_name)
 
 
@@ -180,7 +231,7 @@ def make_script(script: str, command: str) -> Callable[[], None]:
     """
 
     def run() -> None:
-        main([command, *sys.argv[1:]], prog_name=script)
+        main([command, *sys.argv[1:]], script=(script, command))
 
     run.__doc__ = f"The Palladium-style ``{script}`` script: ``pld {command}``."
     return run

@@ -111,11 +111,10 @@ def pld_register_dataset_loaders(register: Any) -> None:
     register("csv", CSV, aliases=["palladium.dataset.CSV"])
     register("sql", SQL, aliases=["palladium.dataset.SQL"])
     register("empty", EmptyDatasetLoader, aliases=["palladium.dataset.EmptyDatasetLoader"])
-    from pld_plugins.scheduled_dataset import ScheduledDatasetLoader
+    from pld_plugins.persistence import LazyFactory  # dateutil loads when a config uses it
 
-    register(
-        "scheduled", ScheduledDatasetLoader, aliases=["palladium.dataset.ScheduledDatasetLoader"]
-    )
+    scheduled = LazyFactory("pld_plugins.scheduled_dataset", "ScheduledDatasetLoader")
+    register("scheduled", scheduled, aliases=["palladium.dataset.ScheduledDatasetLoader"])
 
 
 @hookimpl

@@ -41,6 +41,9 @@ test_script = make_script("pld-test", "test")
 list_script = make_script("pld-list", "list")
 admin_script = make_script("pld-admin", "admin")
 version_script = make_script("pld-version", "version")
+stream_script = make_script("pld-stream", "stream")
+upgrade_script = make_script("pld-upgrade", "upgrade")
+export_script = make_script("pld-export", "export")
 _devserver = make_script("pld-devserver", "serve")
 
 

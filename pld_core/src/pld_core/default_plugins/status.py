@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-import psutil
 from werkzeug.wrappers import Request, Response
 
 from pld_core import App, __version__, hookimpl, list_models, process_store
 
-_process = psutil.Process()
+
+@functools.cache
+def _process() -> Any:
+    """This process for psutil, imported on the first ``/alive``: commands never need it."""
+    import psutil
+
+    return psutil.Process()
 
 
 def alive(request: Request, app: App) -> Response:
@@ -21,7 +27,7 @@ def alive(request: Request, app: App) -> Response:
     While the served model is missing, ``model_error`` says why (none active, corrupt,
     unreadable): the same reason the predict endpoints answer with.
     """
-    memory = _process.memory_info()
+    memory = _process().memory_info()
     body: dict[str, Any] = {
         "pld_version": __version__,
         "palladium_version": __version__,
