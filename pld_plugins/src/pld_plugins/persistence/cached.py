@@ -144,7 +144,8 @@ class CachedUpdatePersister(CachingModelPersister):
                 if isinstance(exc, LookupError):
                     logger.error("%s: cannot load a model: %s", self, exc)
                 else:
-                    logger.exception("%s: loading a model failed; keeping the old one", self)
+                    keeping = "keeping the old one" if key in _store() else "none to serve"
+                    logger.exception("%s: loading a model failed; %s", self, keeping)
                 raise
             loaded = (getattr(model, "__metadata__", None) or {}).get("version", version)
             _store()[key] = model
