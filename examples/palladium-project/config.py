@@ -37,6 +37,10 @@
         ],
     },
 
+    'alive': {
+        'process_store_required': ['model_persister'],
+    },
+
     'fit_decorators': ['report.attach_report'],
     'predict_decorators': ['mybasicauth.requires_auth'],
     'alive_decorators': ['mybasicauth.requires_auth'],

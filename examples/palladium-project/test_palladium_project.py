@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 QUERY = "sepal%20length=6.3&sepal%20width=2.5&petal%20length=4.9&petal%20width=1.5"
 CREDENTIALS = "Basic " + base64.b64encode(b"admin:secret").decode()
-REPORT = "trained on 100 samples: ['Iris-setosa', 'Iris-versicolor']\n"
+REPORT = "trained on 100 samples: ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica']\n"
 
 
 @pytest.fixture
@@ -99,6 +99,11 @@ def gunicorn(project: Path) -> Iterator[str]:
 def test_fit_test_and_serve_under_gunicorn(project: Path) -> None:
     run(project, "pld-fit", "--evaluate")
     assert (project / "iris-model-1.pkl.gz").is_file()
+    # the fit decorator's attachment: its own file, kept out of the metadata JSON
+    assert (project / "iris-model-1-report.txt").read_text() == REPORT
+    document = json.loads((project / "iris-model-metadata.json").read_text())
+    assert document["models"][0]["__attachments__"] == ["attachments/report.txt"]
+    assert "attachments/report.txt" not in document["models"][0]
     tested = run(project, "pld-test")
     assert "Model version 1" in tested.stdout
 
@@ -108,7 +113,10 @@ def test_fit_test_and_serve_under_gunicorn(project: Path) -> None:
         assert headers["WWW-Authenticate"] == 'Basic realm="Login Required"'
         status, body, _ = get(base + "/alive", CREDENTIALS)
         assert status == 200
-        assert json.loads(body)["service_metadata"]["service_name"] == "iris"
+        alive = json.loads(body)
+        assert alive["service_metadata"]["service_name"] == "iris"
+        attached = alive["model_persister"]["metadata"]["attachments/report.txt"]
+        assert base64.b64decode(attached).decode() == REPORT
         assert get(f"{base}/predict?{QUERY}")[0] == 401
         status, body, _ = get(f"{base}/predict?{QUERY}", CREDENTIALS)
         assert status == 200, body

@@ -17,7 +17,7 @@ def test_palladium_uses_only_the_public_api() -> None:
     if executable is None:
         pytest.skip("lint-imports (import-linter) is not installed")
     result = subprocess.run(
-        [executable, "--config", "pld_palladium/pyproject.toml"],
+        [executable, "pld_palladium/pyproject.toml"],
         cwd=ROOT,
         capture_output=True,
         text=True,

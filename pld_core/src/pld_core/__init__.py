@@ -32,6 +32,8 @@ from pld_core.errors import (
 from pld_core.factories import import_dotted
 from pld_core.hookspecs import PROJECT, hookimpl, hookspec
 from pld_core.integrity import (
+    ATTACHMENT_PREFIX,
+    ATTACHMENTS,
     SIGNING_KEY_VARIABLE,
     ModelIntegrityError,
     StoredModel,
@@ -78,6 +80,8 @@ from pld_core.timing import timer
 __version__ = core_version()
 
 __all__ = [
+    "ATTACHMENT_PREFIX",
+    "ATTACHMENTS",
     "DEFAULT_PLUGINS",
     "JSON_MIMETYPE",
     "MAX_VERSION",

@@ -10,6 +10,8 @@ store's bytes) model is refused and never executed. Persisters that store bytes
 
 from __future__ import annotations
 
+import base64
+import binascii
 import gzip
 import hashlib
 import hmac
@@ -25,6 +27,8 @@ from typing import Any
 from pld_core.errors import ConfigError, PldError
 
 __all__ = [
+    "ATTACHMENT_PREFIX",
+    "ATTACHMENTS",
     "DIGEST",
     "SIGNATURE",
     "SIGNING_KEY_VARIABLE",
@@ -43,6 +47,12 @@ __all__ = [
 SIGNING_KEY_VARIABLE = "PLD_MODEL_SIGNING_KEY"
 DIGEST = "digest"
 SIGNATURE = "signature"
+#: Metadata keys ``attachments/<name>`` hold base64 text (Palladium 1.2.3's model
+#: attachments): kept out of the pickle, handed to the store beside it, put back on reading.
+ATTACHMENT_PREFIX = "attachments/"
+#: The attachment keys a version has (Palladium's name), and their SHA-256 digests.
+ATTACHMENTS = "__attachments__"
+ATTACHMENT_DIGESTS = "attachment_digests"
 
 #: Signatures over store identity, version and digest.
 _SIGNATURE_PREFIX = "pld-hmac-sha256:"
@@ -62,7 +72,9 @@ class StoredModel:
     :ivar version: the version these bytes are stored under.
     :ivar data: the model's bytes, exactly as pld handed them over.
     :ivar metadata: the metadata stored with them (a JSON object), including what pld
-        recorded for checking them (``digest``, ``signature``).
+        recorded for checking them (``digest``, ``signature``). Attachments
+        (``attachments/<name>``: base64 text) come in it too; a store may keep them apart
+        (``__attachments__`` lists them) and must hand them back in it when reading.
     """
 
     version: int
@@ -147,11 +159,12 @@ def prepare_model(model: Any, store: str) -> Callable[[int], StoredModel]:
         metadata = dict(getattr(model, "__metadata__", None) or {})
         metadata.pop(DIGEST, None)  # a digest from an earlier store describes other bytes
         metadata.pop(SIGNATURE, None)
+        attachments = _take_attachments(metadata)  # kept out of the pickle
         metadata["version"] = version
         model.__metadata__ = metadata
         data = dump_model(model)
         sealed = seal(data, version, store)
-        model.__metadata__ = {**metadata, **sealed}
+        model.__metadata__ = {**metadata, **sealed, **attachments}
         return StoredModel(version, data, _jsonable(model.__metadata__))
 
     return make
@@ -197,8 +210,60 @@ def open_model(
             current[DIGEST] = recorded
         if stored.metadata.get(SIGNATURE) is not None:
             current[SIGNATURE] = stored.metadata[SIGNATURE]
+        current.update(_checked_attachments(stored.metadata, current, label))
         model.__metadata__ = current
     return model
+
+
+def _take_attachments(metadata: dict[str, Any]) -> dict[str, str]:
+    """Remove the ``attachments/<name>`` entries from ``metadata`` and return them; record
+    their keys (``__attachments__``) and digests, which the pickle, and so the signature,
+    covers."""
+    keys = sorted(key for key in metadata if str(key).startswith(ATTACHMENT_PREFIX))
+    if not keys:
+        return {}
+    attachments: dict[str, str] = {}
+    digests: dict[str, str] = {}
+    for key in keys:
+        value = metadata.pop(key)
+        text = value.decode("ascii") if isinstance(value, bytes) else value
+        name = key[len(ATTACHMENT_PREFIX) :]
+        if not isinstance(text, str) or not name or "/" in name or "\\" in name:
+            raise PldError(
+                f"metadata {key!r}: an attachment needs a file name after 'attachments/' and "
+                "base64 text as its value"
+            )
+        try:
+            digests[key] = digest_of(base64.b64decode(text, validate=True))
+        except (binascii.Error, ValueError):
+            raise PldError(f"metadata {key!r}: an attachment's value must be base64 text") from None
+        attachments[key] = text
+    metadata[ATTACHMENTS] = keys
+    metadata[ATTACHMENT_DIGESTS] = digests
+    return attachments
+
+
+def _checked_attachments(
+    stored: Mapping[str, Any], current: Mapping[str, Any], label: str
+) -> dict[str, Any]:
+    """The attachments the store handed back, each checked against the digest the pickle
+    recorded (stores written by Palladium recorded none)."""
+    found = {k: v for k, v in stored.items() if str(k).startswith(ATTACHMENT_PREFIX)}
+    digests = current.get(ATTACHMENT_DIGESTS) or {}
+    for key, value in found.items():
+        expected = digests.get(key) if isinstance(digests, dict) else None
+        if expected is None:
+            continue
+        try:
+            actual = digest_of(base64.b64decode(value))
+        except (binascii.Error, ValueError, TypeError):
+            actual = None
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"{label}: its attachment {key!r} does not match the digest recorded when it "
+                "was written; refusing to load it"
+            )
+    return found
 
 
 def _check_signature(key: bytes, stored: StoredModel, store: str, digest: str, label: str) -> None:

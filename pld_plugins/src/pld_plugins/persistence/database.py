@@ -2,7 +2,11 @@
 
 Tables (``_<table_postfix>`` appended when given): ``properties(id, name, value)``,
 ``models(version, metadata)`` with the metadata as JSON, and ``model_chunks(id,
-model_version, blob)`` holding the gzip pickle in ``chunk_size`` pieces.
+model_version, blob)`` holding the gzip pickle in ``chunk_size`` pieces. Model attachments
+(``attachments/<name>`` metadata) are rows of ``model_attachments(id, model_version, name,
+data)``, kept out of the metadata JSON; the table is created with the first attachment, so a
+store without any keeps Palladium's three tables. Palladium kept attachments inside the
+metadata JSON; such stores read as they are.
 
 Unlike Palladium, a write picks its version inside the transaction that stores it, under a
 row lock on the ``last-version`` property (``BEGIN IMMEDIATE`` on SQLite), so writers in
@@ -36,7 +40,7 @@ from sqlalchemy import pool as sa_pool
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, Engine
 
-from pld_core import ModelStore, PldError, StoredModel
+from pld_core import ATTACHMENT_PREFIX, ATTACHMENTS, ModelStore, PldError, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
@@ -58,6 +62,10 @@ _MYSQL = ("mysql", "mariadb")
 _LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), *_MYSQL)
 _LONG_BINARY = sa.LargeBinary().with_variant(mysql.LONGBLOB(), *_MYSQL)
 _WRITE_ATTEMPTS = 5
+
+
+class _NoAttachmentsTable(Exception):
+    """A write has attachments and ``model_attachments`` may not exist yet."""
 
 
 class DatabaseStoreError(PldError):
@@ -141,6 +149,7 @@ class Database(ModelStore):
         # One shared connection (in-memory SQLite) must not be used by two threads at once.
         self._serialise_reads = isinstance(self.engine.pool, sa_pool.StaticPool)
         self._schema_ready = threading.Event()
+        self._attachments_ready = threading.Event()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.where!r})"
@@ -180,6 +189,20 @@ class Database(ModelStore):
             ),
             sa.Column("blob", self.chunk_type, nullable=False),
         )
+        self.attachments = sa.Table(
+            self.table_name("model_attachments"),
+            self.sa_metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column(
+                "model_version",
+                sa.Integer,
+                sa.ForeignKey(f"{self.models.name}.version", ondelete="CASCADE"),
+                nullable=False,
+                index=True,
+            ),
+            sa.Column("name", sa.String(1000), nullable=False),
+            sa.Column("data", self.chunk_type, nullable=False),
+        )
 
     # -- the persister interface ---------------------------------------------------------
 
@@ -209,10 +232,14 @@ class Database(ModelStore):
                 .where(self.chunks.c.model_version == version)
                 .order_by(self.chunks.c.id)
             ).all()
+            entry = json.loads(metadata)
+            attached = self._attached(conn, version, entry)
         if not blobs:
             raise LookupError(f"Model version {version} in {self.where} has no stored data")
         data = b"".join(bytes(blob) for blob in blobs)
-        return StoredModel(version, data, json.loads(metadata))
+        for name, value in attached:
+            entry[ATTACHMENT_PREFIX + name] = base64.b64encode(bytes(value)).decode("ascii")
+        return StoredModel(version, data, entry)
 
     @_database_errors
     def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
@@ -225,6 +252,9 @@ class Database(ModelStore):
                         conn, version, {**stored.metadata, "version": version}, stored.data
                     )
                 return version
+            except _NoAttachmentsTable:
+                self._create_attachments_table()  # outside the write transaction
+                continue
             except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
                 # Another process took the version first, or the database saw a deadlock.
                 if attempt == _WRITE_ATTEMPTS:
@@ -251,6 +281,13 @@ class Database(ModelStore):
             self._set(conn, LAST_VERSION, str(self._next_version(conn) - 1))
             # Delete the chunks explicitly: SQLite does not enforce the FK's cascade.
             conn.execute(sa.delete(self.chunks).where(self.chunks.c.model_version == version))
+            metadata = conn.scalar(
+                sa.select(self.models.c["metadata"]).where(self.models.c.version == version)
+            )
+            if _lists_attachments(json.loads(metadata or "{}")):
+                conn.execute(
+                    sa.delete(self.attachments).where(self.attachments.c.model_version == version)
+                )
             conn.execute(sa.delete(self.models).where(self.models.c.version == version))
             if self._get(conn, ACTIVE) == str(version):
                 conn.execute(sa.delete(self.properties).where(self.properties.c.name == ACTIVE))
@@ -336,7 +373,7 @@ class Database(ModelStore):
                     with self.engine.connect() as conn:
                         conn.execution_options(pld_write=True)
                         with conn.begin():
-                            self.sa_metadata.create_all(conn, checkfirst=True)
+                            self.sa_metadata.create_all(conn, self._tables_made, checkfirst=True)
                             if self._get(conn, DB_VERSION) is None:
                                 self._set(conn, DB_VERSION, FORMAT_VERSION)
                     break
@@ -356,14 +393,51 @@ class Database(ModelStore):
     def _insert(
         self, conn: Connection, version: int, metadata: dict[str, Any], data: bytes
     ) -> None:
+        keys = [key for key in metadata if key.startswith(ATTACHMENT_PREFIX)]
+        if keys and not self._attachments_ready.is_set():
+            raise _NoAttachmentsTable
+        attachments = {key: metadata.pop(key) for key in keys}  # rows, not metadata JSON
         conn.execute(
             sa.insert(self.models).values({"version": version, "metadata": to_json(metadata)})
         )
+        for key, text in attachments.items():
+            conn.execute(
+                sa.insert(self.attachments).values(
+                    model_version=version,
+                    name=key[len(ATTACHMENT_PREFIX) :],
+                    data=base64.b64decode(text),
+                )
+            )
         view = memoryview(data)
         for start in range(0, len(data), self.chunk_size):
             blob = bytes(view[start : start + self.chunk_size])
             conn.execute(sa.insert(self.chunks).values(model_version=version, blob=blob))
         self._set(conn, LAST_VERSION, str(version))
+
+    @property
+    def _tables_made(self) -> list[sa.Table]:
+        """The tables every store has (Palladium's); ``model_attachments`` comes on demand."""
+        return [self.properties, self.models, self.chunks]
+
+    def _create_attachments_table(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execution_options(pld_write=True)
+            with conn.begin():
+                self.attachments.create(conn, checkfirst=True)
+        self._attachments_ready.set()
+
+    def _attached(
+        self, conn: Connection, version: int, entry: dict[str, Any]
+    ) -> list[tuple[str, bytes]]:
+        """The attachment rows of ``version``, when its metadata lists any stored apart."""
+        if not _lists_attachments(entry):
+            return []
+        rows = conn.execute(
+            sa.select(self.attachments.c.name, self.attachments.c.data).where(
+                self.attachments.c.model_version == version
+            )
+        ).all()
+        return [(str(name), bytes(data)) for name, data in rows]
 
     def _exists(self, conn: Connection, version: int) -> bool:
         query = sa.select(self.models.c.version).where(self.models.c.version == version)
@@ -386,6 +460,12 @@ class Database(ModelStore):
             conn.execute(sa.insert(self.properties).values(name=name, value=value))
         else:
             conn.execute(sa.update(self.properties).where(where).values(value=value))
+
+
+def _lists_attachments(entry: dict[str, Any]) -> bool:
+    """Whether ``entry`` names attachments kept apart (Palladium kept them in the JSON)."""
+    keys = entry.get(ATTACHMENTS) or []
+    return any(isinstance(key, str) and key not in entry for key in keys)
 
 
 class DatabaseCLOB(Database):

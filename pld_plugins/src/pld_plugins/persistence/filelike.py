@@ -17,8 +17,10 @@ writers never share a version, on any store that honours ``If-Match``/``If-None-
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import logging
 import random
 import string
 import time
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
-from pld_core import ModelStore, PldError, StoredModel
+from pld_core import ATTACHMENT_PREFIX, ATTACHMENTS, ModelStore, PldError, StoredModel
 from pld_plugins.persistence._common import (
     ACTIVE,
     DB_VERSION,
@@ -43,6 +45,7 @@ from pld_plugins.persistence._common import (
 __all__ = ["FileLike", "StoreConflict", "StoreIO"]
 
 _T = TypeVar("_T")
+logger = logging.getLogger(__name__)
 _CHANGE_ATTEMPTS = 20
 
 
@@ -124,8 +127,12 @@ class FileLike(ModelStore):
         """The file holding model ``version``."""
         return self.path.format(version=version) + ".pkl.gz"
 
-    # -- the persister interface ---------------------------------------------------------
+    def attachment_path(self, version: int, key: str) -> str:
+        """The file holding attachment ``key`` (``attachments/<name>``) of ``version``:
+        ``path.format(version=N) + '-<name>'``, as Palladium 1.2.3 names it."""
+        return self.path.format(version=version) + "-" + key[len(ATTACHMENT_PREFIX) :]
 
+    # -- the persister interface ---------------------------------------------------------
 
     def read_bytes(self, version: int | None) -> StoredModel:
         metadata = self._load()
@@ -146,7 +153,18 @@ class FileLike(ModelStore):
                 f"Model version {version} is listed in {self.metadata_path} but its file "
                 f"{model_path} is missing"
             ) from None
-        return StoredModel(version, data, entry)
+        return StoredModel(version, data, self._with_attachments(version, entry))
+
+    def _with_attachments(self, version: int, entry: dict[str, Any]) -> dict[str, Any]:
+        """``entry`` with the attachments it lists read back from their files (base64)."""
+        metadata = dict(entry)
+        for key in _attachment_keys(entry):
+            raw = self.io.read(self.attachment_path(version, key))
+            if raw is None:
+                logger.warning("model version %s: attachment file of %r is missing", version, key)
+                continue
+            metadata[key] = base64.b64encode(raw).decode("ascii")
+        return metadata
 
     def write_bytes(self, prepare: Callable[[int], StoredModel]) -> int:
         with self._locked():
@@ -164,6 +182,10 @@ class FileLike(ModelStore):
                     taken = version
                     continue
                 entry = jsonable({**stored.metadata, "version": version})
+                for key in [k for k in entry if k.startswith(ATTACHMENT_PREFIX)]:
+                    # its own file, kept out of the metadata document (Palladium's layout)
+                    data = base64.b64decode(entry.pop(key))
+                    self.io.write(self.attachment_path(version, key), data)
                 self._change(functools.partial(_add, entry=entry, version=version))
                 return version
         raise self._busy()
@@ -184,11 +206,13 @@ class FileLike(ModelStore):
 
     def delete(self, version: int) -> None:
         version = as_version(version)
+        attachments: list[str] = []
 
         def change(metadata: dict[str, Any]) -> None:
             entry = _find(metadata["models"], version)
             if entry is None:
                 raise no_such_version(version, self.path)
+            attachments[:] = _attachment_keys(entry)
             properties = metadata["properties"]
             newest = max(int(m["version"]) for m in metadata["models"])
             # Stores written by Palladium have no last-version: remember the number now.
@@ -200,6 +224,8 @@ class FileLike(ModelStore):
         with self._locked():
             self._change(change)
             self.io.remove(self.model_path(version))
+            for key in attachments:
+                self.io.remove(self.attachment_path(version, key))
 
     def list_models(self) -> list[dict[str, Any]]:
         return sorted(self._load()["models"], key=lambda entry: int(entry["version"]))
@@ -281,6 +307,19 @@ def _add(metadata: dict[str, Any], *, entry: dict[str, Any], version: int) -> No
     metadata["models"].append(entry)
     properties[LAST_VERSION] = str(max(int(properties.get(LAST_VERSION, 0)), version))
     properties.setdefault(DB_VERSION, FORMAT_VERSION)
+
+
+def _attachment_keys(entry: dict[str, Any]) -> list[str]:
+    """The attachments ``entry`` lists (``__attachments__``), file names without folders."""
+    keys = entry.get(ATTACHMENTS) or []
+    return [
+        key
+        for key in keys
+        if isinstance(key, str)
+        and key.startswith(ATTACHMENT_PREFIX)
+        and len(key) > len(ATTACHMENT_PREFIX)
+        and not any(c in key[len(ATTACHMENT_PREFIX) :] for c in "/\\")
+    ]
 
 
 def _find(models: list[dict[str, Any]], version: int) -> dict[str, Any] | None:
