@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from pld_core import create_app, load_config
+from pld_core.testing import free_port, http_json, running_server
 
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 GOOD = {"sepal length": "6.3", "sepal width": "2.5", "petal length": "4.9", "petal width": "1.5"}
@@ -203,3 +214,234 @@ def test_malformed_fit_requests_are_json_400s_and_start_no_job(fitted_iris, writ
     check()
     assert len(sent) >= 300
     assert client.get("/alive").json["process_metadata"].get("jobs", {}) == {}
+
+
+# -- real servers: gunicorn (2 workers) and pld serve ---------------------------------------
+
+#: Requests per server; CI keeps the default small, a release check runs 10,000 or more.
+FUZZ_REQUESTS = int(os.environ.get("PLD_FUZZ_REQUESTS", "400"))
+SERVER_RULES = """
+    'rules': [
+        {'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']},
+        {'!': 'url-rule', 'rule': '/activate', 'view_func': 'activate', 'methods': ['POST']},
+    ],"""
+QUERY = "sepal%20length=6.3&sepal%20width=2.5&petal%20length=4.9&petal%20width=1.5"
+NON_FINITE_TEXT = ["nan", "NaN", "inf", "-inf", "Infinity", "1e309", "-1e999", "𝟙", "١", "1e-400"]
+NON_FINITE_JSON = ["NaN", "Infinity", "-Infinity", "1e309", "-1e309", "1e999", '"nan"', '"1e999"']
+
+
+@dataclass(frozen=True)
+class Wire:
+    """One request as sent on the wire; ``chunks`` is a raw chunked body (maybe malformed)."""
+
+    method: str
+    path: str
+    params: dict | None = None
+    headers: dict | None = None
+    data: bytes | dict | None = None
+    chunks: bytes | None = None
+
+
+def _from_client_kwargs(method: str, path: str, kwargs: dict) -> Wire:
+    """A Wire from the werkzeug test client arguments the strategies above make."""
+    headers, data = {}, kwargs.get("data")
+    if "json" in kwargs:
+        data, headers = json.dumps(kwargs["json"]).encode(), {"Content-Type": "application/json"}
+    elif "content_type" in kwargs:
+        headers = {"Content-Type": kwargs["content_type"]}
+    return Wire(method, path, kwargs.get("query_string"), headers, data)
+
+
+@st.composite
+def non_finite(draw):
+    """A /predict request with one number that is not finite, as text or as JSON text."""
+    field = draw(st.sampled_from(FIELDS))
+    if draw(st.booleans()):
+        return Wire("GET", "/predict", {**GOOD, field: draw(st.sampled_from(NON_FINITE_TEXT))})
+    sample = json.dumps([{**{k: float(v) for k, v in GOOD.items()}, field: "@"}])
+    body = sample.replace('"@"', draw(st.sampled_from(NON_FINITE_JSON))).encode()
+    return Wire("POST", "/predict", headers={"Content-Type": "application/json"}, data=body)
+
+
+@st.composite
+def deep_json(draw):
+    depth = draw(st.sampled_from([1_000, 10_000, 100_000]))
+    opening, middle, closing = draw(st.sampled_from([("[", "", "]"), ('{"a":', "1", "}")]))
+    body = (opening * depth + middle + closing * depth).encode()
+    path = draw(st.sampled_from(["/predict", "/fit", "/activate"]))
+    return Wire("POST", path, headers={"Content-Type": "application/json"}, data=body)
+
+
+@st.composite
+def bad_chunks(draw):
+    """A chunked body whose framing is broken: a bad size, a short chunk, no terminator."""
+    framing = draw(
+        st.sampled_from(
+            [b"zz\r\n[]\r\n0\r\n\r\n", b"5\r\n[]\r\n0\r\n\r\n", b"-1\r\n[]\r\n0\r\n\r\n"]
+            + [b"2\r\n[]\r\n", b"ffffffffffffffffff\r\n[]\r\n0\r\n\r\n", b"2;x\r\n[]\r\n0\r\n\r\n"]
+        )
+    )
+    path = draw(st.sampled_from(["/predict", "/fit", "/activate"]))
+    return Wire("POST", path, headers={"Content-Type": "application/json"}, chunks=framing)
+
+
+odd_requests = st.builds(
+    Wire,
+    method=st.sampled_from(["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "POST"]),
+    path=st.sampled_from(
+        ["/alive//", "/%ff", "/predict/..", "//predict", "/list?x=%zz", "/" + "a" * 3000]
+        + ["/fit", "/activate", "/openapi.json/", "/nope"]
+    ),
+)
+bad_activate = st.one_of(
+    st.dictionaries(st.sampled_from(["model_version", "x"]), not_a_number, min_size=1),
+    st.just({}),
+).map(lambda form: Wire("POST", "/activate", data=form))
+
+
+def malformed_requests(schema) -> st.SearchStrategy[Wire]:
+    """Every kind of malformed request, to every endpoint (schemathesis' from the document)."""
+    generated = [
+        schema[path][method].as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE)
+        for path, method in [("/predict", "GET"), ("/predict", "POST"), ("/fit", "POST")]
+        + [("/activate", "POST")]
+    ]
+    cases = st.one_of(generated).map(
+        lambda case: requests.Request(**_request_kwargs(case.as_transport_kwargs())).prepare()
+    )
+    return st.one_of(
+        bad_query().map(lambda q: Wire("GET", "/predict", q)),
+        bad_body().map(
+            lambda b: Wire("POST", "/predict", headers={"Content-Type": b[1]}, data=b[0])
+        ),
+        bad_fit_request().map(lambda kwargs: _from_client_kwargs("POST", "/fit", kwargs)),
+        bad_activate,
+        non_finite(),
+        deep_json(),
+        bad_chunks(),
+        odd_requests,
+        cases.map(
+            lambda p: Wire(
+                p.method,
+                p.path_url,
+                headers={k: v for k, v in p.headers.items() if k.lower() == "content-type"},
+                data=p.body.encode() if isinstance(p.body, str) else p.body,
+            )
+        ),
+    )
+
+
+def _request_kwargs(kwargs: dict) -> dict:
+    keep = {"method", "url", "headers", "params", "json", "data", "files"}
+    kwargs = {k: v for k, v in kwargs.items() if k in keep}
+    kwargs["url"] = "http://pld" + kwargs["url"]  # only its path and query are sent
+    return kwargs
+
+
+def _send(base: str, wire: Wire, session: requests.Session) -> tuple[int, str, bytes]:
+    """``(status, content type, body)`` of ``wire`` sent to ``base``."""
+    if wire.chunks is None:
+        answer = session.request(
+            wire.method,
+            base + wire.path,
+            params=wire.params,
+            headers=wire.headers,
+            data=wire.data,
+            timeout=60,
+            allow_redirects=False,
+        )
+        return answer.status_code, answer.headers.get("Content-Type", ""), answer.content
+    host, port = base.removeprefix("http://").split(":")
+    head = f"{wire.method} {wire.path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+    for name, value in (wire.headers or {}).items():
+        head += f"{name}: {value}\r\n"
+    with socket.create_connection((host, int(port)), timeout=60) as sock:
+        sock.sendall(head.encode() + b"Transfer-Encoding: chunked\r\n\r\n" + wire.chunks)
+        sock.shutdown(socket.SHUT_WR)  # a body that never ends must not hold the worker
+        response = http.client.HTTPResponse(sock, method=wire.method)
+        response.begin()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+
+
+def _gunicorn_refused(status: int, content_type: str, body: bytes) -> bool:
+    """gunicorn's own HTML answer to a request line or headers over its limits (414, 431...).
+
+    gunicorn answers these before any application sees the request; a front such as nginx
+    decides what clients get for them (examples/deploy).
+    """
+    return content_type.startswith("text/html") and b"<h1><p>" in body and status in (414, 431)
+
+
+def _strict_json(body: bytes):
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(body, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "pld serve"])
+def test_generated_malformed_requests_to_a_real_server(
+    server, fitted_iris, write_iris_config, tmp_path
+):
+    config = write_iris_config(SERVER_RULES)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PALLADIUM_CONFIG"}
+    env["PLD_CONFIG"] = str(config)
+    scripts = Path(sys.executable).parent
+    command = {
+        "gunicorn": [str(scripts / "gunicorn"), "--workers", "2"]
+        + ["--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"],
+        "pld serve": [str(scripts / "pld"), "serve", "--port", str(port)],
+    }[server]
+    statuses: Counter = Counter()
+    refused_by_gunicorn: Counter = Counter()
+    bad: list = []
+    with running_server(command, port, cwd=tmp_path, env=env) as base:
+        session = requests.Session()
+        schema = schemathesis.openapi.from_dict(session.get(base + "/openapi.json").json())
+        started = time.monotonic()
+
+        @settings(
+            max_examples=FUZZ_REQUESTS,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(wire=malformed_requests(schema))
+        def check(wire):
+            status, content_type, body = _send(base, wire, session)
+            statuses[status] += 1
+            problem = None
+            if server == "gunicorn" and _gunicorn_refused(status, content_type, body):
+                refused_by_gunicorn[status] += 1  # the request never reached pld
+            elif status >= 500:
+                problem = "5xx"
+            elif not content_type.startswith("application/json"):
+                problem = "not JSON"
+            elif wire.method != "HEAD":
+                try:
+                    answer = _strict_json(body)
+                except ValueError:
+                    problem = "not JSON"
+                else:
+                    if status >= 400 and answer["metadata"]["status"] != "ERROR":
+                        problem = "no error envelope"
+            if problem:
+                bad.append((problem, status, wire, body[:300]))
+
+        check()
+        seconds = time.monotonic() - started
+        sent = sum(statuses.values())
+        print(
+            f"{server}: {sent} requests in {seconds:.1f} s; statuses "
+            + ", ".join(f"{s} ×{n}" for s, n in sorted(statuses.items()))
+            + f"; answered by gunicorn itself (HTML): {dict(refused_by_gunicorn)}"
+        )
+        assert not bad, bad[:5]
+        assert sent >= 0.9 * FUZZ_REQUESTS, statuses
+        assert {400, 404, 405} <= set(statuses)
+        status, answer = http_json(f"{base}/predict?{QUERY}")  # and it still answers correctly
+        assert status == 200 and answer["result"] == "Iris-versicolor"
+        status, answer = http_json(f"{base}/predict", [{k: float(v) for k, v in GOOD.items()}])
+        assert status == 200 and answer["result"] == ["Iris-versicolor"]
