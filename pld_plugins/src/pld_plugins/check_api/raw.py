@@ -91,13 +91,14 @@ class Answer:
 
 @dataclass(frozen=True)
 class RawRequest:
-    """A request with a body of ``size`` bytes (a JSON list padded with spaces)."""
+    """A JSON request whose body is ``start`` padded with spaces to ``size`` bytes."""
 
     method: str
     url: str
-    content_type: str
+    start: bytes
     size: int
     chunked: bool = False
+    content_type: str = JSON_MIMETYPE
 
     def curl(self) -> str:
         framing = ["-H", "Transfer-Encoding: chunked"] if self.chunked else []
@@ -105,8 +106,9 @@ class RawRequest:
             *("curl", "-X", self.method, self.url),
             *("-H", f"Content-Type: {self.content_type}", *framing, "--data-binary", "@-"),
         ]
-        padding = f"head -c {self.size} /dev/zero | tr '\\0' ' '"
-        return f"{padding} | {shlex.join(command)}"
+        padding = f"head -c {self.size - len(self.start)} /dev/zero | tr '\\0' ' '"
+        start = shlex.quote(self.start.decode("utf-8", "replace"))
+        return f"{{ printf '%s' {start}; {padding}; }} | {shlex.join(command)}"
 
     def head(self) -> bytes:
         parts = urlsplit(self.url)
@@ -119,19 +121,18 @@ class RawRequest:
 
     def body(self) -> Iterator[bytes]:
         """The body in pieces, framed as chunks when ``chunked``."""
-        left = self.size
-        first = True
-        while left > 0:
-            piece = b" " * min(_CHUNK, left)
-            if first:
-                piece = b"[" + piece[1:]
-                first = False
-            left -= len(piece)
-            if left == 0:
-                piece = piece[:-1] + b"]"
+        for piece in self._pieces():
             yield b"%x\r\n%s\r\n" % (len(piece), piece) if self.chunked else piece
         if self.chunked:
             yield b"0\r\n\r\n"
+
+    def _pieces(self) -> Iterator[bytes]:
+        yield self.start
+        left = self.size - len(self.start)
+        while left > 0:
+            piece = b" " * min(_CHUNK, left)
+            left -= len(piece)
+            yield piece
 
 
 def send_raw(raw: RawRequest, timeout: float) -> Answer:
