@@ -132,7 +132,8 @@ def test_malformed_only_sends_no_valid_requests(fitted_iris, write_iris_config, 
 def test_nothing_at_the_url_is_a_usage_error(tmp_path):
     run = check_api("check-api", f"http://127.0.0.1:{free_port()}", cwd=tmp_path)
     assert run.returncode == 2, run.stdout + run.stderr
-    error = run.stderr.strip().splitlines()[-1]
-    assert "nothing answers at http://127.0.0.1:" in error and "Traceback" not in run.stderr
+    assert run.stderr.startswith("Error: nothing answers at http://127.0.0.1:"), run.stderr
+    assert run.stderr.count("\n") == 1  # one line, no traceback
     run = check_api("check-api", "localhost:5000", cwd=tmp_path)
-    assert run.returncode == 2 and "is not an http:// or https:// URL" in run.stderr
+    assert run.returncode == 2
+    assert run.stderr == "Error: 'localhost:5000' is not an http:// or https:// URL\n"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from pld_core import App, command_config, common_options, create_app
+from pld_core import App, PldError, command_config, common_options, create_app
 
 if TYPE_CHECKING:
     from pld_plugins.check_api.fuzz import FuzzOptions, Report
@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 DEFAULT_EXAMPLES = 100
 #: pld's own default for ``limits.max_body_bytes``; a URL's service is assumed to keep it.
 DEFAULT_MAX_BODY_BYTES = 10 * 2**20
+
+
+class UnusableTarget(PldError):
+    """Nothing to check: no service at the URL, no OpenAPI document, no fuzzer installed."""
+
+    exit_code = 2
 
 
 @click.command("check-api")
@@ -85,7 +91,7 @@ def check_api_command(url: str | None, **options: Any) -> None:
     try:
         from pld_plugins.check_api.fuzz import ServiceUnavailable, fuzz
     except ImportError as exc:  # schemathesis is an extra: pld-plugins[check-api]
-        raise click.UsageError(
+        raise UnusableTarget(
             f"pld check-api needs schemathesis>=4 ({exc}): pip install 'pld-plugins[check-api]'"
         ) from None
     with _service(url) as (base, app):
@@ -94,7 +100,7 @@ def check_api_command(url: str | None, **options: Any) -> None:
         try:
             report = fuzz(base, settings)
         except ServiceUnavailable as exc:
-            raise click.UsageError(str(exc)) from None
+            raise UnusableTarget(str(exc)) from None
     click.echo(render(report))
     if report.failures:
         kinds = ", ".join(f"{kind} {len(found)}" for kind, found in report.by_kind().items())
@@ -108,7 +114,7 @@ def _service(url: str | None) -> Iterator[tuple[str, App | None]]:
     """The URL given, or the config served on 127.0.0.1 (a free port) for the run."""
     if url:
         if not url.startswith(("http://", "https://")):
-            raise click.BadParameter(f"{url!r} is not an http:// or https:// URL", param_hint="URL")
+            raise UnusableTarget(f"{url!r} is not an http:// or https:// URL")
         yield url.rstrip("/"), None
         return
     app = create_app(command_config(mode=None))
