@@ -29,8 +29,10 @@ class FlaskContext:
         ctx = importlib.import_module("flask.ctx")
         self.request_class: type[Request] = flask.Request
         self._context_class = ctx.RequestContext
-        # A bare app: no routes, no secret key (sessions are null); only the context's owner.
-        self.app = flask.Flask("pld")
+        # A bare app, only the context's owner: no secret key (sessions are null), and no
+        # URL adapter, so pushing a context does not route the request a second time.
+        owner = type("PldContextOwner", (flask.Flask,), {"create_url_adapter": _no_adapter})
+        self.app = owner("pld")
 
     def context(self, request: Request) -> AbstractContextManager[Any]:
         """The request context in which ``flask.request`` is ``request``."""
@@ -38,6 +40,10 @@ class FlaskContext:
             self.app, request.environ, request=request
         )
         return manager
+
+
+def _no_adapter(app: Any, request: Any) -> None:
+    return None
 
 
 def flask_context() -> FlaskContext | None:
