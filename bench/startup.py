@@ -4,10 +4,10 @@ Runs each command ``--runs`` times in a fresh process and prints the median wall
 median CPU time (user + system of the child, which load on a shared machine disturbs less than
 wall time), next to a bare ``python -c pass``. The commands: ``pld --help``, ``pld list`` and
 ``pld admin`` on a File store, ``pld plugins``, ``pld version`` and two config errors. Then the
-server's cold start, spawn to first 200 under gunicorn (1 sync worker), pld's app against
-bench/raw_app.py serving the same model. ``--imports`` adds, per command, the data-stack
-modules it imported and the biggest top-level imports from ``python -X importtime``, whose
-shape does not depend on load.
+server's cold start, spawn to first 200 under gunicorn (1 sync worker), pld's app on a SQLite
+and on a File store against bench/raw_app.py serving the same model. ``--imports`` adds, per
+command, the data-stack modules it imported and the biggest top-level imports from
+``python -X importtime``, whose shape does not depend on load.
 
     python bench/startup.py [--runs 5] [--imports] [--no-server]
 
@@ -46,8 +46,7 @@ SERVE_CONFIG = """{
         'target_column': 'species',
     },
     'model': {'!': 'sklearn.linear_model.LogisticRegression', 'C': 0.3},
-    'model_persister': {'!': 'cached-update',
-                        'impl': {'!': 'database', 'url': 'sqlite:///' + here + '/models.db'}},
+    'model_persister': {'!': 'cached-update', 'impl': %(store)s},
     'predict_service': {'!': 'predict-service', 'mapping': %(mapping)r},
     'logging': {'version': 1, 'disable_existing_loggers': False,
                 'root': {'level': 'WARNING'}},
@@ -94,6 +93,7 @@ def run_once(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, fl
 
 
 def measure(argv: list[str], env: dict[str, str], cwd: Path, runs: int) -> tuple[float, float]:
+    run_once(argv, env, cwd)  # warm-up: writes the bytecode caches, fills the page cache
     samples = [run_once(argv, env, cwd) for _ in range(runs)]
     return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
 
@@ -160,24 +160,35 @@ def cold_start(app: str, env: dict[str, str], cwd: Path) -> float:
         process.wait(timeout=30)
 
 
-def prepare_server(folder: Path) -> tuple[Path, Path]:
-    """Fit the iris model with pld into a SQLite store; pickle it for the raw app."""
-    config = folder / "serve-config.py"
-    config.write_text(
-        SERVE_CONFIG
-        % {
-            "data": str(REPO / "examples" / "iris" / "iris.data"),
-            "mapping": [(f, "float") for f in FIELDS],
-        }
-    )
-    env = {**os.environ, "PLD_CONFIG": str(config)}
-    subprocess.run([script("pld"), "fit"], env=env, check=True, cwd=folder, capture_output=True)
+STORES = {
+    "SQLite store": "{'!': 'database', 'url': 'sqlite:///' + here + '/models.db'}",
+    "File store": "{'!': 'file', 'path': here + '/model-{version}'}",
+}
+
+
+def prepare_server(folder: Path) -> tuple[dict[str, Path], Path]:
+    """Fit the iris model with pld into each store; pickle it for the raw app."""
+    configs = {}
+    for label, store in STORES.items():
+        config = folder / f"serve-{label.split()[0].lower()}.py"
+        config.write_text(
+            SERVE_CONFIG
+            % {
+                "data": str(REPO / "examples" / "iris" / "iris.data"),
+                "mapping": [(f, "float") for f in FIELDS],
+                "store": store,
+            }
+        )
+        env = {**os.environ, "PLD_CONFIG": str(config)}
+        subprocess.run([script("pld"), "fit"], env=env, check=True, cwd=folder, capture_output=True)
+        configs[label] = config
     from pld_core import load_config
 
-    model = load_config(str(config), __mode__="fit")["model_persister"].read()
+    first = next(iter(configs.values()))
+    model = load_config(str(first), __mode__="fit")["model_persister"].read()
     model_path = folder / "model.pickle"
     model_path.write_bytes(pickle.dumps(model))
-    return config, model_path
+    return configs, model_path
 
 
 def main() -> None:
@@ -185,6 +196,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per command (median)")
     parser.add_argument("--imports", action="store_true", help="show what each command imports")
     parser.add_argument("--no-server", action="store_true", help="skip the server cold start")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="compile every module on every run (as with PYTHONDONTWRITEBYTECODE=1)",
+    )
     options = parser.parse_args()
     pld = [script("pld")]
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,8 +208,16 @@ def main() -> None:
         base_env = {
             k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")
         }
+        if options.no_bytecode:
+            base_env["PYTHONDONTWRITEBYTECODE"] = "1"
+        else:  # as installed: modules load from bytecode caches (kept out of the source tree)
+            base_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            base_env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
         wall, cpu = measure([sys.executable, "-c", "pass"], base_env, folder, options.runs)
-        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, {options.runs} runs")
+        print(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, median of "
+            f"{options.runs} runs, bytecode caches {'off' if options.no_bytecode else 'on'}"
+        )
         print(f"{'command':<36}{'wall s':>8}{'CPU s':>8}")
         print(f"{'python -c pass':<36}{wall:>8.2f}{cpu:>8.2f}")
         for label, args, extra in commands(folder):
@@ -208,23 +232,29 @@ def main() -> None:
             return
         if not Path(script("gunicorn")).exists() and not shutil.which("gunicorn"):
             sys.exit("bench: gunicorn is not installed (pip install 'pld-plugins[serve]')")
-        config, model_path = prepare_server(folder)
+        configs, model_path = prepare_server(folder)
         apps = {
             "raw": (
                 "raw_app:app",
                 {"RAW_MODEL_PATH": str(model_path), "PYTHONPATH": str(REPO / "bench")},
             ),
-            "pld": ("pld_core.wsgi:app", {"PLD_CONFIG": str(config)}),
+            **{
+                f"pld, {label}": ("pld_core.wsgi:app", {"PLD_CONFIG": str(config)})
+                for label, config in configs.items()
+            },
         }
         colds: dict[str, list[float]] = {label: [] for label in apps}
-        for _ in range(options.runs):  # alternate, so drift in load hits both alike
+        for app, extra in apps.values():  # warm-up, as for the commands
+            cold_start(app, {**base_env, **extra}, folder)
+        for _ in range(options.runs):  # alternate, so drift in load hits all alike
             for label, (app, extra) in apps.items():
                 colds[label].append(cold_start(app, {**base_env, **extra}, folder))
-        raw, pld_cold = statistics.median(colds["raw"]), statistics.median(colds["pld"])
-        print(
-            f"server cold start to first 200 (gunicorn, 1 worker): raw {raw:.2f} s, "
-            f"pld {pld_cold:.2f} s, pld - raw {pld_cold - raw:+.2f} s"
-        )
+        raw = statistics.median(colds["raw"])
+        print("server cold start, spawn to first 200 (gunicorn, 1 sync worker):")
+        for label, times in colds.items():
+            cold = statistics.median(times)
+            versus = "" if label == "raw" else f"  ({cold - raw:+.2f} s vs raw)"
+            print(f"    {label:<24}{cold:>6.2f} s{versus}")
 
 
 if __name__ == "__main__":
