@@ -22,7 +22,13 @@ import pluggy
 from pld_core.config import Config, load_config, use_config
 from pld_core.errors import PldError, PluginConflictError
 from pld_core.plugins import get_plugin_manager
-from pld_core.registry import Clashes, collect_commands, describe_clashes, find_clashes
+from pld_core.registry import (
+    Clashes,
+    collect_commands,
+    collect_tasks,
+    describe_clashes,
+    find_clashes,
+)
 
 FIT_MODE = "fit"
 
@@ -44,16 +50,30 @@ class CliState:
     def config(self, mode: str | None = FIT_MODE) -> Config:
         """Load the config once per command run (fit mode for offline commands).
 
-        Lazily: an entry is built when the command uses it, so ``pld list`` builds the
-        persister, not the model, and never imports the model's libraries.
+        Offline commands that are not tasks (``pld list``, ``pld admin``, ``pld upgrade``...)
+        load it lazily: an entry is built when the command uses it, so they build the
+        persister, not the model, and never import the model's libraries. Tasks and serving
+        build every entry, as Palladium did: a config may hold an entry only for what
+        building it does (a dask ``Client`` that the grid search then uses).
         """
         if self._config is None:
             extra = {"__mode__": mode} if mode else {}
-            self._config = load_config(self.config_path, plugins=self.plugins(), lazy=True, **extra)
+            lazy = mode == FIT_MODE and not self._running_a_task()
+            self._config = load_config(self.config_path, plugins=self.plugins(), lazy=lazy, **extra)
             use_config(self._config)
             if self.debug:
                 logging.getLogger().setLevel(logging.DEBUG)
         return self._config
+
+    def _running_a_task(self) -> bool:
+        context = click.get_current_context(silent=True)
+        if context is None:
+            return True
+        root = context.find_root()
+        name = root.invoked_subcommand
+        if isinstance(root.command, PldGroup):
+            name = root.command.command_name(name)
+        return name is None or name in collect_tasks(self.plugins())
 
 
 class CliFailure(click.ClickException):
