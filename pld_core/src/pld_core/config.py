@@ -144,10 +144,11 @@ class Config(dict[str, Any]):
         with _lock:
             for key in list(self._pending):
                 self._build(key)
+            known = set(self._order)
             ordered = [
                 (k, dict.__getitem__(self, k)) for k in self._order if dict.__contains__(self, k)
             ]
-            rest = [(k, v) for k, v in dict.items(self) if k not in set(self._order)]
+            rest = [(k, v) for k, v in dict.items(self) if k not in known]
             dict.clear(self)
             dict.update(self, ordered + rest)
 
