@@ -134,8 +134,9 @@ def free_port() -> int:
         return port
 
 
-def cold_start(app: str, env: dict[str, str], cwd: Path) -> float:
-    """Seconds from spawning gunicorn (1 sync worker) to the first 200 on /predict."""
+def cold_start(app: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds from spawning gunicorn (1 sync worker) to the first 200 on /predict, and
+    the CPU seconds gunicorn and its worker spent until then."""
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -151,13 +152,22 @@ def cold_start(app: str, env: dict[str, str], cwd: Path) -> float:
                 url = f"http://127.0.0.1:{port}/predict?{QUERY}"
                 with urllib.request.urlopen(url, timeout=5) as answer:
                     if answer.status == 200:
-                        return time.perf_counter() - started
+                        wall = time.perf_counter() - started
+                        return wall, cpu_seconds(process.pid)
             except OSError:
                 time.sleep(0.005)
         raise RuntimeError(f"{app} did not answer within 120 s")
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children so far."""
+    import psutil
+
+    master = psutil.Process(pid)
+    return sum(sum(p.cpu_times()[:2]) for p in (master, *master.children(recursive=True)))
 
 
 STORES = {
@@ -243,18 +253,21 @@ def main() -> None:
                 for label, config in configs.items()
             },
         }
-        colds: dict[str, list[float]] = {label: [] for label in apps}
+        colds: dict[str, list[tuple[float, float]]] = {label: [] for label in apps}
         for app, extra in apps.values():  # warm-up, as for the commands
             cold_start(app, {**base_env, **extra}, folder)
         for _ in range(options.runs):  # alternate, so drift in load hits all alike
             for label, (app, extra) in apps.items():
                 colds[label].append(cold_start(app, {**base_env, **extra}, folder))
-        raw = statistics.median(colds["raw"])
+        raw_wall = statistics.median(w for w, _ in colds["raw"])
+        raw_cpu = statistics.median(c for _, c in colds["raw"])
         print("server cold start, spawn to first 200 (gunicorn, 1 sync worker):")
-        for label, times in colds.items():
-            cold = statistics.median(times)
-            versus = "" if label == "raw" else f"  ({cold - raw:+.2f} s vs raw)"
-            print(f"    {label:<24}{cold:>6.2f} s{versus}")
+        print(f"    {'':<24}{'wall s':>8}{'CPU s':>8}   pld - raw (wall, CPU)")
+        for label, samples in colds.items():
+            wall = statistics.median(w for w, _ in samples)
+            cpu = statistics.median(c for _, c in samples)
+            versus = "" if label == "raw" else f"   {wall - raw_wall:+.2f}, {cpu - raw_cpu:+.2f}"
+            print(f"    {label:<24}{wall:>8.2f}{cpu:>8.2f}{versus}")
 
 
 if __name__ == "__main__":
