@@ -151,8 +151,14 @@ class App:
 
     def wsgi_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         flask = self.flask
+        limit = self.limits.max_body_bytes
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked:  # no length to check up front: refuse the body once it passes the limit
+            environ["wsgi.input"] = _CappedBody(environ["wsgi.input"], limit)
         request = flask.request_class(environ) if flask is not None else Request(environ)
-        request.max_content_length = request.max_form_memory_size = self.limits.max_body_bytes
+        # Werkzeug would stop a chunked body at the limit and take the rest for the body
+        request.max_content_length = None if chunked else limit
+        request.max_form_memory_size = limit
         adapter = self.url_map.bind_to_environ(environ)
         try:
             size = request.content_length
@@ -204,6 +210,35 @@ def _check_paths(config: Config, services: dict[str, PredictService], routes: li
                 key,
             )
         owners[path] = f"the predict service {key!r}"
+
+
+class _CappedBody:
+    """A chunked body's stream that raises 413 once more than ``limit`` bytes arrive.
+
+    Reads one byte past the limit to tell a body of exactly ``limit`` bytes from a longer one.
+    """
+
+    def __init__(self, stream: Any, limit: int):
+        self._stream = stream
+        self._limit = limit
+        self._left = limit + 1  # the byte that proves the body too long
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._counted(self._stream.read(self._allowed(size)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._counted(self._stream.readline(self._allowed(size)))
+
+    def _allowed(self, size: int | None) -> int:
+        return self._left if size is None or size < 0 else min(size, self._left)
+
+    def _counted(self, data: bytes) -> bytes:
+        self._left -= len(data)
+        if self._left <= 0:
+            raise RequestEntityTooLarge(
+                f"the chunked body is longer than {self._limit} bytes; at most that many are read"
+            )
+        return data
 
 
 def _bind(view: Callable[..., Any], app: App) -> View:
