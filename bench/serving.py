@@ -217,6 +217,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median)")
+    parser.add_argument(
+        "--input-checks",
+        action="store_true",
+        help="also serve pld with input_checks off, to measure what checking inputs costs",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench: wrk is not installed (apt-get install wrk)")
@@ -234,6 +239,11 @@ def main() -> None:
             ),
             "pld": ("pld_core.wsgi:app", {"PLD_CONFIG": str(config)}),
         }
+        if args.input_checks:  # the same store, inputs unchecked
+            unchecked = folder / "unchecked.py"
+            text = config.read_text().rstrip()
+            unchecked.write_text(text[:-1] + "    'input_checks': {'enabled': False},\n}")
+            apps["pld-unchecked"] = ("pld_core.wsgi:app", {"PLD_CONFIG": str(unchecked)})
         measured: dict[str, dict] = {}
         for run in range(args.runs):
             for label, (app, extra) in apps.items():  # alternate, so drift hits both alike
@@ -258,14 +268,14 @@ def report(measured: dict[str, dict], floor: float, args: argparse.Namespace) ->
         f"{args.runs} runs (medians), {os.cpu_count()} CPUs"
     )
     print(f"in-process predict on one row: {floor:.1f} us\n")
-    header = f"{'scenario':<26}{'app':<5}{'req/s':>10}{'rows/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+    header = f"{'scenario':<26}{'app':<14}{'req/s':>10}{'rows/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
     print(header + f"{'CPU us/req':>12}{'errors':>8}")
     for name, _connections, method in SCENARIOS:
         rows_per_request = 1000 if method == "POST" else 1
-        for label in ("raw", "pld"):
+        for label in medians:
             s = medians[label][name]
             print(
-                f"{name:<26}{label:<5}{s['rps']:>10.0f}{s['rps'] * rows_per_request:>11.0f}"
+                f"{name:<26}{label:<14}{s['rps']:>10.0f}{s['rps'] * rows_per_request:>11.0f}"
                 f"{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}{s['cpu_us_per_req']:>12.0f}"
                 f"{s['errors']:>8.0f}"
             )
@@ -274,7 +284,13 @@ def report(measured: dict[str, dict], floor: float, args: argparse.Namespace) ->
             f"{'':<26}{'pld/raw':<8} throughput {pld['rps'] / raw['rps']:.3f}x, "
             f"CPU per request {pld['cpu_us_per_req'] / raw['cpu_us_per_req']:.3f}x"
         )
-    for label in ("raw", "pld"):
+        if "pld-unchecked" in medians:
+            off = medians["pld-unchecked"][name]
+            print(
+                f"{'':<26}{'input checks on/off':<8} throughput {pld['rps'] / off['rps']:.3f}x, "
+                f"CPU per request {pld['cpu_us_per_req'] / off['cpu_us_per_req']:.3f}x"
+            )
+    for label in measured:
         entry = measured[label]
         print(
             f"{label}: cold start to first 200 {statistics.median(entry['cold']):.2f} s, "
