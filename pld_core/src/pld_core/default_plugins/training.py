@@ -29,6 +29,13 @@ from pld_core import (
     training_metadata,
     write_model,
 )
+from pld_core.default_plugins.rollout import (
+    PREVIOUS_ACTIVE,
+    ROLLOUT,
+    active_version,
+    compare_with_active,
+    register_rollout_tasks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +49,19 @@ class FitResult:
     activated: bool = False
     scores: dict[str, float] = field(default_factory=dict)
     skipped_reason: str | None = None
+    rollout: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe summary, e.g. for the ``/fit`` job record."""
-        return {
+        described = {
             "version": self.version,
             "activated": self.activated,
             "scores": self.scores,
             "skipped_reason": self.skipped_reason,
         }
+        if self.rollout is not None:
+            described["rollout"] = self.rollout
+        return described
 
     def scores_for(self, split: str) -> dict[str, float]:
         """Scores of one split (``"train"`` or ``"test"``), by scorer name."""
@@ -65,19 +76,26 @@ def fit(
     activate: bool = True,
     evaluate: bool = False,
     persist_if_better_than: float | None = None,
+    activate_if_better: bool | None = False,
+    margin: float | None = None,
 ) -> FitResult:
     """Fit the configured model; persist and activate it unless told otherwise.
 
     ``persist_if_better_than`` implies ``evaluate`` and persists only when the test score is
-    at least that value.
+    at least that value. ``activate_if_better`` implies ``evaluate`` too: the candidate is
+    stored, and activated only when its test score beats the active version's by ``margin``.
     """
     run = decorate(_fit, config, "fit_decorators")
+    options: dict[str, Any] = {}
+    if activate_if_better:  # only when asked: fit_decorators written for Palladium still work
+        options.update(activate_if_better=True, margin=margin or 0.0)
     return run(
         config,
         persist=persist,
         activate=activate and persist,
-        evaluate=evaluate or persist_if_better_than is not None,
+        evaluate=evaluate or persist_if_better_than is not None or bool(activate_if_better),
         persist_if_better_than=persist_if_better_than,
+        **options,
     )
 
 
@@ -88,11 +106,18 @@ def _fit(
     activate: bool,
     evaluate: bool,
     persist_if_better_than: float | None,
+    activate_if_better: bool = False,
+    margin: float = 0.0,
 ) -> FitResult:
     model = config["model"]
     if persist_if_better_than is not None and "dataset_loader_test" not in config:
         raise config.error(
             "--save-if-better-than needs a 'dataset_loader_test' entry to score against",
+            "dataset_loader_test",
+        )
+    if activate_if_better and "dataset_loader_test" not in config:
+        raise config.error(
+            "--activate-if-better needs a 'dataset_loader_test' entry to score against",
             "dataset_loader_test",
         )
     chosen = scorers(config, model) if evaluate else {}
@@ -118,6 +143,10 @@ def _fit(
             name: float(scorer(model, X_test, y_test)) for name, scorer in chosen.items()
         }
         _record_scores(model, result, "test", test_scores)
+        if activate_if_better and persist and activate:
+            result.rollout = compare_with_active(config, test_scores, X_test, y_test, margin)
+            annotate(model, {ROLLOUT: result.rollout})
+            logger.info("Rollout: %s (%s)", result.rollout["decision"], result.rollout["reason"])
 
     if not persist:
         return result
@@ -129,8 +158,12 @@ def _fit(
             )
             logger.info(result.skipped_reason)
             return result
+    # The activation history: the version this one would replace (``pld rollback``).
+    annotate(model, {PREVIOUS_ACTIVE: active_version(config["model_persister"])})
     with timer(logger, "Writing model"):
         result.version = write_model(config, model)
+    if result.rollout is not None and result.rollout["decision"] != "activate":
+        activate = False
     if activate:
         config["model_persister"].activate(result.version)
         result.activated = True
@@ -153,6 +186,8 @@ def report(result: FitResult, options: dict[str, Any], echo: Any) -> None:
         echo(result.skipped_reason.capitalize() + ".")
     if result.version is not None:
         echo(f"Wrote model with version {result.version}.")
+    if result.rollout is not None:
+        echo(f"Rollout: {result.rollout['decision']} ({result.rollout['reason']}).")
     if result.activated:
         echo(f"Activated model with version {result.version}.")
 
@@ -189,6 +224,19 @@ FIT_TASK = Task(
             flags=("--save-if-better-than", "--persist-if-better-than"),
             metavar="SCORE",
             help="Persist only if the test score is at least SCORE (implies --evaluate).",
+        ),
+        Option(
+            "activate_if_better",
+            flags=("--activate-if-better",),
+            help="Store the new version, but activate it only if its test score beats the "
+            "active version's on the same test data (implies --evaluate).",
+        ),
+        Option(
+            "margin",
+            kind=float,
+            flags=("--margin",),
+            metavar="M",
+            help="With --activate-if-better: the candidate must be better by more than M.",
         ),
     ),
     report=report,
@@ -254,3 +302,4 @@ TEST_TASK = Task(
 def pld_register_tasks(register: Callable[..., None]) -> None:
     register(FIT_TASK)
     register(TEST_TASK)
+    register_rollout_tasks(register)

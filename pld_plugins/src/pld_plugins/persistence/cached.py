@@ -29,6 +29,7 @@ from pld_core import (
 )
 from pld_plugins.persistence._common import as_version
 from pld_plugins.persistence.schedule import RruleThread, make_rrule
+from pld_plugins.persistence.warmup import WarmUp, WarmUpError
 
 __all__ = ["CachedUpdatePersister"]
 
@@ -44,6 +45,11 @@ class CachedUpdatePersister(CachingModelPersister):
     :param update_cache_rrule: when to reload, as a dict of ``dateutil.rrule`` arguments
         (``{'freq': 'HOURLY'}``) or an rrule; ``None`` loads once at start-up.
     :param check_version: skip reloading while the active version is the cached one.
+    :param warm_up: before a version is served, predict sample rows with it: ``True`` (or
+        ``'test'``) takes them from ``dataset_loader_test``, a path reads a JSON list of
+        records; a version whose warm-up fails is not served (the old one keeps serving and
+        ``/alive`` shows why under ``model_cache``). ``None``: no warm-up.
+    :param warm_up_rows: how many sample rows the warm-up predicts.
     """
 
     __pld_config_key__ = DEFAULT_KEY
@@ -53,8 +59,13 @@ class CachedUpdatePersister(CachingModelPersister):
         impl: ModelPersister,
         update_cache_rrule: Any = None,
         check_version: bool = True,
+        warm_up: Any = None,
+        warm_up_rows: int = 10,
     ) -> None:
         self.impl = impl
+        self.warm_up = warm_up
+        self.warm_up_rows = warm_up_rows
+        self._warm_up: WarmUp | None = None
         self.update_cache_rrule = update_cache_rrule
         self.rrule = make_rrule(update_cache_rrule) if update_cache_rrule is not None else None
         self.check_version = check_version
@@ -79,6 +90,8 @@ class CachedUpdatePersister(CachingModelPersister):
             self.use_cache = False
             return
         self.use_cache = True
+        if self.warm_up is not None and self.warm_up is not False:
+            self._warm_up = WarmUp(config, self.warm_up, self.warm_up_rows)
         self._update = decorate(self._load, config, "update_model_decorators")
         try:
             self.update_cache()
@@ -137,7 +150,11 @@ class CachedUpdatePersister(CachingModelPersister):
                         return None
                     version = int(active)
                 model = self.impl.read(version)
+                if self._warm_up is not None:
+                    self._warm_up.check(model)
             except Exception as exc:
+                if isinstance(exc, WarmUpError):
+                    status["rejected_version"] = version
                 status["last_error"] = f"{type(exc).__name__}: {exc}"
                 status["last_error_at"] = _now()
                 self._error = str(exc) if isinstance(exc, LookupError) else status["last_error"]
