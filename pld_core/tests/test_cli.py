@@ -106,7 +106,9 @@ def test_no_config_at_all(pm, monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert (
         result.stderr.strip()
-        == "Error: no configuration given: set PLD_CONFIG or pass --config FILE"
+        == "Error: no configuration given: set PLD_CONFIG or pass --config FILE (also read: "
+        "$PALLADIUM_CONFIG, then the first of pld-config.py, etc/pld-config.py, "
+        "palladium-config.py, etc/palladium-config.py in this folder)"
     )
 
 

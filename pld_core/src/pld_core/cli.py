@@ -19,7 +19,7 @@ from typing import Any
 import click
 import pluggy
 
-from pld_core.config import Config, load_config, use_config
+from pld_core.config import DEFAULT_CONFIG_FILES, Config, load_config, use_config
 from pld_core.errors import PldError, PluginConflictError
 from pld_core.plugins import get_plugin_manager
 from pld_core.registry import (
@@ -174,7 +174,10 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         expose_value=False,
         is_eager=True,
         callback=_set_config,
-        help="Config file(s), comma-separated. Default: $PLD_CONFIG, then $PALLADIUM_CONFIG.",
+        help=(
+            "Config file(s), comma-separated. Default: $PLD_CONFIG, then $PALLADIUM_CONFIG, "
+            f"then the first of {', '.join(DEFAULT_CONFIG_FILES)} in this folder."
+        ),
     )(func)
 
 

@@ -227,7 +227,11 @@ def find_config_files(explicit: str | None = None) -> list[str]:
     for candidate in DEFAULT_CONFIG_FILES:
         if os.path.isfile(candidate):
             return [candidate]
-    raise ConfigError("no configuration given: set PLD_CONFIG or pass --config FILE")
+    raise ConfigError(
+        "no configuration given: set PLD_CONFIG or pass --config FILE (also read: "
+        f"${CONFIG_ENV_VARS[1]}, then the first of {', '.join(DEFAULT_CONFIG_FILES)} "
+        "in this folder)"
+    )
 
 
 class MissingVariable(KeyError):
