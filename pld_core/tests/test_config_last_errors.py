@@ -238,3 +238,12 @@ def test_commands_build_only_the_entries_they_use(pm, write_config):
     fitted = runner.invoke(make_cli(pm), ["--config", write_config(text), "fit"])
     assert fitted.exit_code == 2
     assert "model: building" in fitted.output and "m cannot be built" in fitted.output
+
+
+def test_an_entry_nested_too_deep_for_python_is_one_line_exit_2(tmp_path):
+    config = tmp_path / "deep.py"
+    config.write_text(
+        "{'__python__': 'node = 1\\nfor _ in range(5000):\\n    node = {\"n\": node}\\n"
+        'C["deep"] = node\'}'
+    )
+    assert one_line_exit_2(pld(config, "list")) == "Error: deep: nests too deep to build"

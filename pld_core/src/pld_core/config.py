@@ -127,7 +127,7 @@ class Config(dict[str, Any]):
             start = len(self._builder.built)
             self._building.add(key)
             try:
-                value = self._builder.build(self._pending[key], key, key)
+                value = self._builder.build_entry(self._pending[key], key)
             finally:
                 self._building.discard(key)
             del self._pending[key]
@@ -448,6 +448,13 @@ class _Builder:
         self.origin = origin
         self.built: list[Any] = []
 
+    def build_entry(self, node: Any, key: str) -> Any:
+        """Build top-level entry ``key``; nesting too deep for Python is a config error."""
+        try:
+            return self.build(node, key, key)
+        except RecursionError:
+            raise self._error("nests too deep to build", key) from None
+
     def build(self, node: Any, key: str, name: str) -> Any:
         if isinstance(node, dict):
             children = {k: self.build(v, _join(key, k), str(k)) for k, v in node.items()}
@@ -522,7 +529,7 @@ def build_config(
     builder = _Builder(registry, origin)
     pending = {key: value for key, value in tree.items() if lazy and _makes_components(value)}
     built = {
-        key: builder.build(value, key, key) for key, value in tree.items() if key not in pending
+        key: builder.build_entry(value, key) for key, value in tree.items() if key not in pending
     }
     files = [path for path, _ in configs]
     config = Config(built, files=files, plugins=plugins, registry=registry, origin=origin)
