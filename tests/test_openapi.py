@@ -42,6 +42,7 @@ def test_the_document_lists_every_endpoint_with_its_fields(app):
     assert document["info"] == {"title": "iris", "version": "0.1"}  # the service_metadata
     paths = document["paths"]
     assert set(paths) == {
+        "/",
         "/activate",
         "/alive",
         "/fit",

@@ -4,6 +4,7 @@
     'predict_decorators': ['basic_auth.requires_auth'],
     'alive_decorators': ['basic_auth.requires_auth'],
     'list_decorators': ['basic_auth.requires_auth'],
+    'page_decorators': ['basic_auth.requires_auth'],
     'server_fit_decorators': ['basic_auth.requires_auth'],
     'update_model_cache_decorators': ['basic_auth.requires_auth'],
     'activate_decorators': ['basic_auth.requires_auth'],

@@ -42,6 +42,7 @@ EXPECTED = {
         "views": ["activate", "update-model-cache"],
     },
     "openapi": {"routes": ["/openapi.json"]},
+    "page": {"routes": ["/"]},
     "palladium": {"components": ["palladium.util.Partial", "partial"]},
     "info": {"commands": ["plugins", "version"]},
 }
@@ -107,7 +108,7 @@ def test_a_disabled_plugins_routes_are_gone(without):
     missing = client.get("/alive")
     assert missing.status_code == 404 and missing.mimetype == "application/json"
     assert missing.json["metadata"]["status"] == "ERROR"
-    assert set(client.get("/openapi.json").json["paths"]) == {"/openapi.json"}
+    assert set(client.get("/openapi.json").json["paths"]) == {"/", "/openapi.json"}
 
 
 def test_a_disabled_plugins_views_cannot_be_mounted(without):

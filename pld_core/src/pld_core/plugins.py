@@ -50,6 +50,7 @@ DEFAULT_PLUGINS = tuple(
         "status",
         "endpoints",
         "openapi",
+        "page",
         "palladium",
         "info",
     )

@@ -15,6 +15,7 @@ can do, replace or switch off: ``PLD_DISABLE_PLUGINS=pld_core.default_plugins.st
 - ``endpoints``: the ``url-rule`` component, which mounts views at a config's paths, and the
   views ``update-model-cache`` and ``activate``
 - ``openapi``: ``/openapi.json``
+- ``page``: the service page at ``/`` (``'service_page': False`` switches it off)
 - ``palladium``: the ``partial`` component and the ``pld-fit``... scripts
 - ``info``: ``pld version`` and ``pld plugins``
 """
