@@ -119,7 +119,7 @@ def test_pickle_round_trip_in_this_process(script, iris):
     data = pickle.dumps(model)
     assert "rmodel_" in model.__dict__  # pickling does not strip the live model
     copy = pickle.loads(data)
-    assert "rmodel_" not in copy.__dict__  # unserialized on first use
+    assert "rmodel_" in copy.__dict__  # unserialized at load: no request pays for it
     numpy.testing.assert_array_equal(copy.predict_proba(numpy.array(SAMPLE)), expected)
     with pytest.raises(Exception, match="not fitted"):
         ClassificationModel(script, "train.forest").predict(numpy.array(SAMPLE))

@@ -8,14 +8,16 @@ unpickled, so any persister can store it and another process can serve it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import logging
+from typing import Any, cast
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from pld_r import session
 
 _FIT_KWARGS_PREFIX = "fit_kwargs__"
+_PER_PROCESS = ("rmodel_", "_input_form", "_predict_function_")  # rebuilt where unpickled
+logger = logging.getLogger(__name__)
 
 
 class RModel(BaseEstimator):
@@ -86,18 +88,94 @@ class RModel(BaseEstimator):
             y_r = None if y is None else session.to_r(numpy.asarray(y))
             self.rmodel_ = rfunc(self._r_data(X), y_r, **kwargs)
         self._rmodel_bytes = None
+        self.__dict__.pop("_input_form", None)
 
-    def _predict_r(self, X: Any, read: Callable[[Any], Any], **kwargs: Any) -> Any:
-        """``read`` applied to R's predictions for X, from ``predict_funcname`` or ``predict``."""
+    def _predict_r(self, X: Any, **kwargs: Any) -> tuple[list[str] | None, Any]:
+        """R's predictions for X as (column names, 2-d array), from ``predict_funcname`` or
+        R's ``predict``, called once for all rows.
+
+        Numeric rows go to R as a double matrix when the model answers a matrix exactly as it
+        answers the data.frame it was trained on (tried once per loaded model, on its first
+        predict), else as a numeric data.frame; other rows (factors, strings) as a data.frame
+        through pandas.
+        """
+        rfunc, name = self._predict_function()
         rmodel = self._rmodel()
-        name = self.predict_funcname or "predict"
-        if self.predict_funcname:
-            rfunc = session.function(self.scriptname, self.predict_funcname)
-        else:
-            session.script(self.scriptname, name)  # its library() calls define the method
-            rfunc = session.base("predict")
+        numeric = self._numeric(X)
         with session.calling(self.scriptname, name):
-            return read(rfunc(rmodel, self._r_data(X), **kwargs))
+            if numeric is None:
+                return session.read_table(session.call(rfunc, rmodel, self._r_data(X), **kwargs))
+            array, names = numeric
+            form = self.__dict__.get("_input_form")
+            if names is None or form == "matrix":  # trained on a matrix, or takes one
+                data = session.numeric_matrix(array, names)
+            elif form == "frame":
+                data = session.numeric_frame(array, names)
+            else:
+                return self._choose_input_form(rfunc, rmodel, array, names, kwargs)
+            return session.read_table(session.call(rfunc, rmodel, data, **kwargs))
+
+    def _choose_input_form(
+        self, rfunc: Any, rmodel: Any, array: Any, names: list[str], kwargs: dict[str, Any]
+    ) -> tuple[list[str] | None, Any]:
+        """Answer from the data.frame; keep the matrix form if R answers it the same."""
+        import numpy
+
+        frame = session.read_table(
+            session.call(rfunc, rmodel, session.numeric_frame(array, names), **kwargs)
+        )
+        ok, matrix = session.attempt(
+            lambda: session.read_table(
+                session.call(rfunc, rmodel, session.numeric_matrix(array, names), **kwargs)
+            )
+        )
+        same = (
+            ok
+            and matrix[0] == frame[0]
+            and matrix[1].shape == frame[1].shape
+            and numpy.array_equal(matrix[1], frame[1])
+        )
+        self.__dict__["_input_form"] = "matrix" if same else "frame"
+        return frame
+
+    def _numeric(self, X: Any) -> tuple[Any, list[str] | None] | None:
+        """X as a 2-d numeric array and its column names (the training ones for plain rows),
+        or ``None`` when a column is not numeric."""
+        import numpy
+        import pandas
+
+        if isinstance(X, pandas.DataFrame):
+            numeric = all(
+                pandas.api.types.is_numeric_dtype(dtype)
+                and not pandas.api.types.is_bool_dtype(dtype)
+                and not isinstance(dtype, pandas.CategoricalDtype)
+                for dtype in X.dtypes
+            )
+            return (X.to_numpy(dtype=float), [str(c) for c in X.columns]) if numeric else None
+        array = numpy.asarray(X)
+        if array.dtype.kind not in "fiu":
+            return None
+        return array.reshape(1, -1) if array.ndim == 1 else array, getattr(self, "columns_", None)
+
+    def _predict_function(self) -> tuple[Any, str]:
+        """The R predict function and its name, looked up once per loaded model."""
+        found = self.__dict__.get("_predict_function_")
+        if found is None or found[2] != self.predict_funcname:  # set_params may change it
+            self.__dict__.pop("_input_form", None)
+            if self.predict_funcname:
+                name = self.predict_funcname
+                rfunc = session.function(self.scriptname, name)
+            else:
+                name = "predict"
+                session.script(self.scriptname, name)  # its library() calls define the method
+                rfunc = session.base(name)
+            found = self.__dict__["_predict_function_"] = (rfunc, name, self.predict_funcname)
+        return cast(tuple[Any, str], found[:2])
+
+    def warm_up(self) -> None:
+        """Start R, source the script, unserialize the R model: the first predict's costs."""
+        self._rmodel()
+        self._predict_function()
 
     def _rmodel(self) -> Any:
         rmodel = self.__dict__.get("rmodel_")
@@ -114,13 +192,25 @@ class RModel(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # object's is the live __dict__
-        rmodel = state.pop("rmodel_", None)
+        rmodel = state.get("rmodel_")
+        for name in _PER_PROCESS:
+            state.pop(name, None)
         if rmodel is not None:
             state["_rmodel_bytes"] = session.serialize(rmodel)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)  # R objects come back on first use, not at unpickling
+        """Unpickling loads the model into R at once (R started, script sourced), so a server
+        that loads it before it serves (each gunicorn worker, or the master with
+        ``preload_app``) pays none of that on a request. If R cannot do it here, the first
+        predict tries again and reports why."""
+        super().__setstate__(state)
+        if state.get("_rmodel_bytes") is None:
+            return
+        try:
+            self.warm_up()
+        except Exception as exc:  # the same failure is raised, named, at the first predict
+            logger.warning("R model from %s not loaded yet: %s", self.scriptname, exc)
 
 
 class ClassificationModel(ClassifierMixin, RModel):
@@ -154,12 +244,14 @@ class ClassificationModel(ClassifierMixin, RModel):
         """One row per sample, one column per class of ``classes_``; rows sum to 1."""
         import numpy
 
-        def read(result: Any) -> tuple[list[str], Any]:
-            return list(session.base("colnames")(result)), session.to_numpy(result)
-
         kwargs = {} if self.predict_funcname else {"type": "prob"}
-        names, values = self._predict_r(X, read, **kwargs)
-        proba = numpy.asarray(values, dtype=float).reshape(-1, len(names))
+        names, values = self._predict_r(X, **kwargs)
+        if names is None:
+            raise session.RError(
+                f"R model from {self.funcname}() of {self.scriptname} returned probabilities "
+                "without class names (column names)"
+            )
+        proba = numpy.asarray(values, dtype=float)
         columns = self._class_columns(names)
         out = numpy.zeros((proba.shape[0], len(self.classes_)))
         for source, target in enumerate(columns):
@@ -200,5 +292,5 @@ class RegressionModel(RegressorMixin, RModel):
         """One number per sample."""
         import numpy
 
-        values = self._predict_r(X, session.to_numpy)
-        return numpy.array(values, dtype=float).reshape(-1)  # a copy: R owns the memory read
+        _, values = self._predict_r(X)
+        return numpy.asarray(values, dtype=float).reshape(-1)

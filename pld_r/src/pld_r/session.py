@@ -1,8 +1,10 @@
 """The one embedded R of this process: lazy start, sourced scripts, conversion and R errors.
 
 rpy2 is imported on first use, never at module import, so registering the plugin stays cheap.
-Conversion goes through ``localconverter`` blocks only: the deprecated global
-``pandas2ri.activate()`` would change conversion for every other rpy2 user in the process.
+Conversion goes through :func:`using` blocks only (a converter built once, set for the block):
+the deprecated global ``pandas2ri.activate()`` would change conversion for every other rpy2
+user in the process. The predict path calls R at rpy2's ``rinterface`` level, with no
+conversion at all: a numeric matrix (or data.frame) in, R's numbers read in place.
 R is single-threaded, so every call into it holds one process-wide lock.
 """
 
@@ -67,11 +69,10 @@ def _route_console(robjects: Any) -> None:
     if _console_routed:
         return
     from rpy2.rinterface_lib import callbacks
-    from rpy2.robjects.conversion import localconverter
 
     callbacks.consolewrite_print = _print
     callbacks.consolewrite_warnerror = _warnerror
-    with lock, localconverter(robjects.default_converter):
+    with lock, using(robjects.default_converter):
         robjects.r("options(warn = 1)")  # warnings as they happen, not at a top level
     _console_routed = True
 
@@ -122,7 +123,7 @@ _base: dict[str, Any] = {}
 
 
 def converter() -> Any:
-    """numpy and pandas conversion, for use in ``localconverter`` blocks (built once)."""
+    """numpy and pandas conversion, for use in :func:`using` blocks (built once)."""
     global _converter
     if _converter is None:
         from rpy2.robjects import default_converter, numpy2ri, pandas2ri
@@ -141,19 +142,34 @@ def base(name: str) -> Any:
     return function
 
 
+@contextmanager
+def using(rules: Any) -> Iterator[Any]:
+    """Make the converter ``rules`` rpy2's current one for this block, as it is.
+
+    rpy2's ``localconverter`` copies the converter on every entry: the copy's
+    ``functools.singledispatch`` tables start with empty caches, so each conversion in the
+    block works out its type's MRO again (~900 µs per single-row predict, most of the cost
+    issue 20 could not account for). Setting the context variable to the converter built
+    once keeps its caches warm. Nothing here registers rules, so sharing it is safe.
+    """
+    from rpy2.robjects.conversion import converter_ctx
+
+    token = converter_ctx.set(rules)
+    try:
+        yield rules
+    finally:
+        converter_ctx.reset(token)
+
+
 def to_r(value: Any) -> Any:
     """A Python value (array, DataFrame, Series, scalar) as an R object."""
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(converter()) as cv:
+    with using(converter()) as cv:
         return cv.py2rpy(value)
 
 
 def to_py(value: Any) -> Any:
     """An R object as numpy / pandas."""
-    from rpy2.robjects.conversion import localconverter
-
-    with localconverter(converter()) as cv:
+    with using(converter()) as cv:
         return cv.rpy2py(value)
 
 
@@ -194,6 +210,105 @@ def numeric_frame(array: Any, names: list[str]) -> Any:
         return baseenv["class<-"](frame, "data.frame")
 
 
+def numeric_matrix(array: Any, names: list[str] | None) -> Any:
+    """A numeric 2-d array as an R double matrix with column ``names``: one copy, no pandas.
+
+    The cheapest input R's ``predict`` methods take: one vector in R's column order plus
+    ``dim`` and ``dimnames``, whatever the number of rows.
+    """
+    import numpy
+    from rpy2 import rinterface
+
+    r()
+    values = numpy.asarray(array, dtype=float)
+    if values.ndim == 1:
+        values = values.reshape(1, -1)
+    rows, cols = values.shape
+    with rcontext():
+        matrix = rinterface.FloatSexpVector.from_memoryview(
+            numpy.ascontiguousarray(values.T).reshape(-1).data  # column after column
+        )
+        matrix.do_slot_assign("dim", rinterface.IntSexpVector([rows, cols]))
+        if names is not None:
+            dimnames = rinterface.ListSexpVector([rinterface.NULL, rinterface.StrSexpVector(names)])
+            matrix.do_slot_assign("dimnames", dimnames)
+        return matrix
+
+
+def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call the R ``function`` at rpy2's ``rinterface`` level: R objects in, R object out.
+
+    ``robjects.Function`` converts every argument and the answer through the current
+    converter; R objects need none of that. Plain Python scalars in ``kwargs`` are fine.
+    """
+    from rpy2 import rinterface
+
+    return rinterface.SexpClosure.__call__(function, *args, **kwargs)
+
+
+def read_numbers(value: Any) -> tuple[list[str] | None, Any] | None:
+    """An R double/integer vector or matrix as (column names, 2-d float array), copied once.
+
+    A vector is one column; ``None`` when ``value`` is something else (a data.frame, a
+    factor...), which the caller converts the general way.
+    """
+    import numpy
+    from rpy2 import rinterface
+
+    if not isinstance(value, rinterface.FloatSexpVector | rinterface.IntSexpVector):
+        return None
+    if "class" in value.list_attrs() and "factor" in list(value.do_slot("class")):
+        return None
+    data = numpy.array(value.memoryview(), dtype=float)  # a copy: R owns the memory
+    attrs = value.list_attrs()
+    if "dim" not in attrs:
+        return None, data.reshape(-1, 1)
+    dim = list(value.do_slot("dim"))
+    if len(dim) != 2:
+        return None
+    # rpy2 gives a matrix's memoryview R's shape; a flat one is in R's column order
+    shaped = data.shape == (dim[0], dim[1])
+    matrix = data if shaped else data.reshape(dim[1], dim[0]).T
+    names = None
+    if "dimnames" in attrs:
+        colnames = value.do_slot("dimnames")[1]
+        if isinstance(colnames, rinterface.StrSexpVector) and len(colnames) == dim[1]:
+            names = [str(name) for name in colnames]
+    return names, matrix
+
+
+def read_table(value: Any) -> tuple[list[str] | None, Any]:
+    """Any R answer of a predict method as (column names, 2-d array): numbers read in place,
+    anything else (a data.frame, a factor) through numpy / pandas conversion."""
+    import numpy
+    import pandas
+
+    numbers = read_numbers(value)
+    if numbers is not None:
+        return numbers
+    converted = to_py(value)
+    if isinstance(converted, pandas.DataFrame):
+        return [str(c) for c in converted.columns], converted.to_numpy()
+    if isinstance(converted, pandas.Categorical):
+        return None, numpy.asarray(converted.astype(object)).reshape(-1, 1)
+    array = numpy.asarray(converted)
+    return None, array.reshape(array.shape[0], -1) if array.ndim else array.reshape(1, 1)
+
+
+def attempt(func: Callable[[], Any]) -> tuple[bool, Any]:
+    """``(True, func())``, or ``(False, None)`` when R fails; R's output of the failure is
+    dropped. For trying an input form inside :func:`calling`."""
+    from rpy2.rinterface_lib.embedded import RRuntimeError
+
+    mark = len(_captured) if _captured is not None else 0
+    try:
+        return True, func()
+    except RRuntimeError:
+        if _captured is not None:
+            del _captured[mark:]
+        return False, None
+
+
 def _one_line(exc: BaseException) -> str:
     """R's message on one line, without the deparsed call (for rpy2, often a whole function)."""
     text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
@@ -210,7 +325,6 @@ def rcontext() -> Iterator[None]:
     request has none, and any R call there would fail without this.
     """
     from rpy2.robjects import default_converter
-    from rpy2.robjects.conversion import localconverter
 
     if getattr(_depth, "value", 0):  # nested: the context is active already (and cheap to keep)
         _depth.value += 1
@@ -219,7 +333,7 @@ def rcontext() -> Iterator[None]:
         finally:
             _depth.value -= 1
         return
-    with lock, localconverter(default_converter):
+    with lock, using(default_converter):
         _depth.value = 1
         try:
             yield
