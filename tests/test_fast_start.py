@@ -1,7 +1,7 @@
 """Commands import only what they need: ``pld --help``, ``pld plugins``, ``pld version``,
 ``pld list`` and ``pld admin`` on a File store, and config errors never import the data stack
-(numpy, pandas, scikit-learn, SciPy, SQLAlchemy), even with every plugin installed and a
-scikit-learn model in the config.
+(numpy, pandas, scikit-learn, SciPy, SQLAlchemy, matplotlib), even with every plugin installed
+and a scikit-learn model in the config.
 
 What a run imported is read from ``sys.modules`` as the process exits, which does not depend
 on how loaded the machine is (wall times do; bench/startup.py prints those).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-DATA_STACK = ("numpy", "pandas", "sklearn", "scipy", "sqlalchemy")
+DATA_STACK = ("numpy", "pandas", "sklearn", "scipy", "sqlalchemy", "matplotlib")
 #: Runs pld's command line, then prints which data-stack modules the run imported.
 PROBE = f"""import atexit, json, sys
 atexit.register(lambda: print("IMPORTED=" + json.dumps(
