@@ -10,9 +10,11 @@ leave quietly: one line, however many workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -49,13 +51,18 @@ def _first_to_tell() -> bool:
         started = Path(f"/proc/{master}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return True  # no way to tell one master from a later one with its pid: every worker tells
-    marker = Path(tempfile.gettempdir()) / f"pld-wsgi-error-{master}-{started}"
+    folder = Path(tempfile.gettempdir())
+    marker = folder / f"pld-wsgi-error-{master}-{started}"
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return False
     except OSError:
         return True
+    for old in folder.glob("pld-wsgi-error-*"):  # earlier failed starts' markers
+        with contextlib.suppress(OSError):
+            if time.time() - old.stat().st_mtime > 3600:
+                old.unlink()
     return True
 
 
