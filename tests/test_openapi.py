@@ -47,10 +47,12 @@ def test_the_document_lists_every_endpoint_with_its_fields(app):
         "/alive",
         "/fit",
         "/grid-search",
+        "/jobs/{job_id}",
         "/list",
         "/openapi.json",
         "/predict",
         "/proba",
+        "/report",
     }
     get = paths["/predict"]["get"]
     assert [(p["name"], p["required"], p["schema"]) for p in get["parameters"]] == [
@@ -70,6 +72,8 @@ def test_the_document_lists_every_endpoint_with_its_fields(app):
         "activate": "boolean",
         "evaluate": "boolean",
         "persist_if_better_than": "number",
+        "activate_if_better": "boolean",
+        "margin": "number",
     }
     search = paths["/grid-search"]["post"]
     assert [p["name"] for p in search["parameters"]] == ["persist_best"]  # not save_results

@@ -30,8 +30,8 @@ TOY_CONFIG = """{
 
 #: What each default plugin adds, by kind.
 EXPECTED = {
-    "training": {"tasks": ["fit", "test"]},
-    "tasks": {},
+    "training": {"tasks": ["fit", "rollback", "test"]},
+    "tasks": {"routes": ["/jobs/<job_id>"]},
     "store_admin": {"commands": ["admin", "export", "list", "upgrade"]},
     "serving": {"commands": ["devserver", "serve"]},
     "stream": {"commands": ["stream"]},
@@ -67,7 +67,7 @@ def test_pld_plugins_lists_every_default_plugin_with_what_it_adds(pm):
     assert "pld_core.default_plugins.store_admin (pld-core " in text
     assert "  commands: admin, export, list, upgrade\n" in text
     assert "  routes: /alive, /list\n" in text
-    assert "  tasks: fit, test\n" in text
+    assert "  tasks: fit, rollback, test\n" in text
 
 
 @pytest.fixture
@@ -108,13 +108,15 @@ def test_a_disabled_plugins_routes_are_gone(without):
     missing = client.get("/alive")
     assert missing.status_code == 404 and missing.mimetype == "application/json"
     assert missing.json["metadata"]["status"] == "ERROR"
-    assert set(client.get("/openapi.json").json["paths"]) == {"/", "/openapi.json"}
+    paths = set(client.get("/openapi.json").json["paths"])
+    assert paths == {"/", "/jobs/{job_id}", "/openapi.json"}
 
 
 def test_a_disabled_plugins_views_cannot_be_mounted(without):
     rule = "'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit'}],"
     disabled, path = without("tasks", rule)
-    with pytest.raises(ConfigError, match="no view or task named 'fit' \\(tasks: 'fit', 'test';"):
+    expected = "no view or task named 'fit' \\(tasks: 'fit', 'rollback', 'test';"
+    with pytest.raises(ConfigError, match=expected):
         create_app(load_config(path, plugins=disabled))
 
 
@@ -131,7 +133,7 @@ def test_disabling_the_tasks_plugin_keeps_the_tasks_but_not_their_doors(without)
     assert "fit" not in cli.commands and "list" in cli.commands
     listed = json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).stdout)
     described = {plugin["name"]: plugin for plugin in listed}
-    assert described["pld_core.default_plugins.training"]["tasks"] == ["fit", "test"]
+    assert described["pld_core.default_plugins.training"]["tasks"] == ["fit", "rollback", "test"]
 
 
 def test_the_hook_defaults_cannot_be_disabled(monkeypatch):

@@ -50,7 +50,16 @@ from pld_core.interfaces import (
     PredictService,
     annotate,
 )
-from pld_core.jobs import progress_reporter, run_job
+from pld_core.jobs import (
+    InProcessJobs,
+    JobCancelled,
+    JobStore,
+    cancel_job,
+    job_record,
+    job_records,
+    progress_reporter,
+    run_job,
+)
 from pld_core.metadata import (
     data_metadata,
     distribution_versions,
@@ -95,7 +104,10 @@ __all__ = [
     "CrossValidationGenerator",
     "DatasetLoader",
     "Endpoint",
+    "InProcessJobs",
     "InputError",
+    "JobCancelled",
+    "JobStore",
     "Limits",
     "LimitError",
     "Model",
@@ -118,6 +130,7 @@ __all__ = [
     "annotate",
     "command_config",
     "command_plugins",
+    "cancel_job",
     "common_options",
     "create_app",
     "data_metadata",
@@ -141,6 +154,8 @@ __all__ = [
     "initialize_config",
     "input_schema",
     "json_response",
+    "job_record",
+    "job_records",
     "jsonable",
     "list_models",
     "load_config",

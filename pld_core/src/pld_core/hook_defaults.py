@@ -11,6 +11,8 @@ from typing import Any
 
 from pld_core.hookspecs import hookimpl
 from pld_core.interfaces import DatasetLoader, ModelPersister
+from pld_core.jobs import InProcessJobs, JobStore
+from pld_core.process_state import process_store
 
 PLUGIN_NAME = "pld_core.hook_defaults"
 
@@ -46,3 +48,8 @@ def pld_predict(model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
 @hookimpl(trylast=True)
 def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
     return scoring if callable(scoring) else None
+
+
+@hookimpl(trylast=True)
+def pld_job_store(config: Any) -> JobStore:
+    return InProcessJobs(process_store)

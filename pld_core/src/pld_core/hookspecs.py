@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import click
 
     from pld_core.interfaces import DatasetLoader, ModelPersister
+    from pld_core.jobs import JobStore
     from pld_core.tasks import Task
 
 PROJECT = "pld"
@@ -251,4 +252,21 @@ def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
 
     :param scoring: The ``scoring`` value from the config: a name or a callable.
     :return: The scorer, or ``None`` to let the next plugin try.
+    """
+
+
+@hookspec(firstresult=True)
+def pld_job_store(config: Any) -> JobStore | None:
+    """The store of background job records (``/fit``... started over HTTP) for ``config``.
+
+    Called once per application. The kernel's fallback keeps the records in this process
+    (only the worker that runs a job knows it); pld-plugins answers with a database every
+    worker and instance shares (the ``jobs`` entry's ``url``, else the model store's
+    database when it is one, else an SQLite file beside the config), so ``/alive`` and
+    ``GET /jobs/<id>`` report every job from any worker. Whatever the store, pld beats a
+    heartbeat into running jobs, marks a job whose runner died ``lost`` and stops a job
+    ``DELETE /jobs/<id>`` cancels at its next stage.
+
+    :param config: The application's configuration (its ``jobs`` entry, its store).
+    :return: A :class:`pld_core.jobs.JobStore`, or ``None`` to let the next plugin answer.
     """

@@ -8,6 +8,7 @@ contract testers such as schemathesis read it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -56,13 +57,18 @@ def document(app: App) -> dict[str, Any]:
     """The whole OpenAPI document of ``app``."""
     title = str(app.service_metadata.get("service_name") or "pld service")
     version = str(app.service_metadata.get("service_version") or __version__)
-    paths = {path: operations(endpoint) for path, endpoint in app.endpoints.items()}
+    paths = {_template(path): operations(endpoint) for path, endpoint in app.endpoints.items()}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": version},
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": {"Error": ERROR_ENVELOPE}},
     }
+
+
+def _template(path: str) -> str:
+    """A Werkzeug rule's variables as OpenAPI path templates: ``/jobs/<job_id>`` → ``{job_id}``."""
+    return re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", path)
 
 
 def operations(endpoint: Endpoint) -> dict[str, Any]:

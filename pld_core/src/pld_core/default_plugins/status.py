@@ -8,7 +8,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import App, __version__, hookimpl, list_models, process_store
+from pld_core import App, __version__, hookimpl, job_records, list_models, process_store
+from pld_core.default_plugins.tasks import app_jobs
 
 
 @functools.cache
@@ -34,7 +35,7 @@ def alive(request: Request, app: App) -> Response:
         "memory_usage": round(memory.rss / 2**20, 3),
         "memory_usage_vms": round(memory.vms / 2**20, 3),
         "service_metadata": app.service_metadata,
-        "process_metadata": process_store.get("process_metadata", {}),
+        "process_metadata": _process_metadata(app),
     }
     status = 200
     if app.models.persister is not None and app.models.current() is None:
@@ -51,6 +52,15 @@ def alive(request: Request, app: App) -> Response:
             entry["metadata"] = value.__metadata__
         body[name] = entry
     return app.json(body, status)
+
+
+def _process_metadata(app: App) -> dict[str, Any]:
+    """This process's metadata; ``jobs`` also holds every job of a shared job store."""
+    metadata: dict[str, Any] = dict(process_store.get("process_metadata", {}))
+    jobs = app_jobs(app)
+    if jobs.shared:  # this process's own jobs (``update-model-cache``) and everyone's
+        metadata["jobs"] = {**metadata.get("jobs", {}), **job_records(jobs)}
+    return metadata
 
 
 def _loaded(app: App, name: str) -> tuple[Any, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,12 +23,17 @@ from werkzeug.wrappers import Request, Response
 
 from pld_core import (
     App,
+    Config,
+    InProcessJobs,
+    JobStore,
     Option,
     OptionError,
     Task,
+    cancel_job,
     command_config,
     common_options,
     hookimpl,
+    job_record,
     process_store,
     run_job,
 )
@@ -101,10 +108,46 @@ def task_view(task: Task) -> Callable[[Request, App], Response]:
         def job() -> Any:
             return task.run(config, **options)
 
-        _thread, job_id = run_job(process_store, task.name, job, params=options)
+        _thread, job_id = run_job(process_store, task.name, job, params=options, jobs=app_jobs(app))
         return app.json({"job_id": job_id})
 
     return start
+
+
+_job_stores: weakref.WeakKeyDictionary[App, JobStore] = weakref.WeakKeyDictionary()
+_job_stores_lock = threading.Lock()
+
+
+def app_jobs(app: App) -> JobStore:
+    """The app's job store (the ``pld_job_store`` hook's answer), asked for once per app."""
+    with _job_stores_lock:
+        jobs = _job_stores.get(app)
+        if jobs is None:
+            jobs = _ask_job_store(app.config)
+            _job_stores[app] = jobs
+        return jobs
+
+
+def _ask_job_store(config: Config) -> JobStore:
+    if config.plugins is None:  # a config built by hand: this process only
+        return InProcessJobs(process_store)
+    jobs: JobStore = config.plugins.hook.pld_job_store(config=config)
+    return jobs
+
+
+def job_view(request: Request, app: App) -> Response:
+    """``GET /jobs/<id>``: the job's record; ``DELETE``: ask it to stop."""
+    job_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+    jobs = app_jobs(app)
+    if request.method == "DELETE":
+        record = cancel_job(jobs, job_id)
+        if record is not None and record.get("status") != "running":
+            return app.error(409, f"job {job_id} has ended ({record.get('status')})")
+    else:
+        record = job_record(jobs, job_id)
+    if record is None:
+        return app.error(404, f"no job {job_id!r}")
+    return app.json({"job_id": job_id, **record})
 
 
 def request_options(request: Request) -> dict[str, Any]:
@@ -185,6 +228,36 @@ def _option_schema(option: Option) -> dict[str, Any]:
     if option.help:
         schema["description"] = option.help
     return schema
+
+
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_JOB_DOC = {
+    "get": {
+        "summary": "A background job's record: status, progress, result or error, runner",
+        "parameters": [_JOB_ID],
+        "responses": {"200": {"description": "The job."}, "404": {"description": "No such job."}},
+    },
+    "delete": {
+        "summary": "Cancel a running job: it stops at its next stage, before it persists",
+        "parameters": [_JOB_ID],
+        "responses": {
+            "200": {"description": "Asked to stop (cancel_requested)."},
+            "404": {"description": "No such job."},
+            "409": {"description": "The job has already ended."},
+        },
+    },
+}
+
+
+@hookimpl
+def pld_register_routes(register: Callable[..., None]) -> None:
+    register(
+        "/jobs/<job_id>",
+        job_view,
+        methods=("GET", "DELETE"),
+        decorators="jobs_decorators",
+        openapi=_JOB_DOC,
+    )
 
 
 @hookimpl

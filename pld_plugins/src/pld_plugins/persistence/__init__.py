@@ -15,7 +15,7 @@ from typing import Any
 from pld_core import hookimpl
 from pld_plugins.persistence._common import ModelIntegrityError
 
-__all__ = ["LazyFactory", "ModelIntegrityError", "pld_register_persisters"]
+__all__ = ["LazyFactory", "ModelIntegrityError", "pld_job_store", "pld_register_persisters"]
 
 _PERSISTERS = (
     # (name, module, class)
@@ -56,6 +56,12 @@ class LazyFactory:
 
     def __repr__(self) -> str:
         return f"<lazy {self.target_module}.{self.__name__}>"
+
+
+@hookimpl
+def pld_job_store(config: Any) -> Any:
+    """Job records in a shared database (``jobs.py``, imported only when asked)."""
+    return importlib.import_module(f"{__name__}.jobs_config").job_store_for(config)
 
 
 @hookimpl
