@@ -1,24 +1,32 @@
-"""R predict benchmark: one row through the R randomForest over HTTP vs the same R call in-process.
+"""R predict benchmark: pld-r against R's own predict, one row, 1,000 rows, 100,000 rows, HTTP.
 
-Fits examples/R's seed config (Palladium's R iris example), then reports:
+Fits examples/R's seed config (Palladium's R iris example, a randomForest of 500 trees), then
+measures, each figure beside R's own ``predict`` on the same rows in this process, in
+interleaved rounds (the machine may be shared: ratios of the same round, medians of rounds):
 
-- in-process, per single-row ``predict``: the whole ``ClassificationModel.predict`` and its
-  parts: the row → R data.frame (pld-r's numeric fast path, and through pandas for
-  comparison), R's ``predict`` on the converted row, R's answer → numpy; plus a plain R
-  matrix and R's ``predict`` on it;
-- over HTTP: ``GET /predict`` with one row, gunicorn with 1 and 2 sync workers on 127.0.0.1,
-  driven by wrk (1 and 4 connections; a plain keep-alive loop when wrk is missing);
-- the HTTP overhead: p50 latency at 1 connection minus the in-process ``predict``.
+- in-process, one row: pld-r's ``ClassificationModel.predict``, pld's whole predict path
+  (service → input check → model), and R's own ``predict(model, x, type = "prob")`` on a numeric
+  matrix row, called through rpy2's ``rinterface`` (no conversion) and in an R loop; plus the
+  parts of pld-r's call;
+- a 1,000-row ``POST /predict`` end to end (gunicorn, 1 sync worker) beside R's own batch
+  ``predict`` on those rows as a matrix;
+- a 100,000-row ``pld predict`` (CSV in, JSON lines out) beside R's own ``predict`` on them,
+  with the command's start-up (a 1-row run) shown apart;
+- ``GET /predict`` with one row, gunicorn with 1 and 2 sync workers: p50 / p99 at 1
+  connection (a keep-alive loop), wrk at 4 connections when installed.
 
-    python bench/r_predict.py [--duration 5]
+    python bench/r_predict.py [--duration 5] [--rounds 5] [--batch-rows 100000] [--no-http]
 
-Needs R, r-cran-randomforest, rpy2 and gunicorn; wrk (Debian package) if installed.
+The baseline calls only rpy2, not pld-r, so the script measures an older pld-r as well
+(put it first on PYTHONPATH). Needs R, r-cran-randomforest, rpy2 and gunicorn; wrk if installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import http.client
+import json
 import os
 import shutil
 import statistics
@@ -36,21 +44,53 @@ from serving import QUERY, free_port, run_wrk  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ROW = [[6.3, 2.5, 4.9, 1.5]]
+FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
+CONFIG = "config-iris.py,config-quiet.py"
 QUIET = "{'logging': {'version': 1, 'disable_existing_loggers': False, " + (
     "'root': {'level': 'WARNING'}}}"
 )
 
 
-def per_call_us(func: Callable[[], Any], number: int = 300, repeat: int = 5) -> float:
-    """Median over ``repeat`` batches of microseconds per call."""
-    func()
-    batches = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            func()
-        batches.append((time.perf_counter() - start) / number * 1e6)
-    return statistics.median(batches)
+def per_call_us(func: Callable[[], Any], number: int, clock: Callable[[], float]) -> float:
+    """Microseconds per call over ``number`` calls."""
+    start = clock()
+    for _ in range(number):
+        func()
+    return (clock() - start) / number * 1e6
+
+
+def interleaved(
+    funcs: dict[str, Callable[[], Any]],
+    rounds: int,
+    number: int,
+    clock: Callable[[], float] = time.process_time,
+) -> dict[str, list[float]]:
+    """Per-call µs of each function, round after round, the functions taking turns.
+
+    In-process work is timed in this process's CPU time by default: on a machine that other
+    jobs load, wall time mostly measures how long the process waited for a core.
+    """
+    for func in funcs.values():
+        func()
+    times: dict[str, list[float]] = {name: [] for name in funcs}
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            times[name].append(per_call_us(func, number, clock))
+    return times
+
+
+def ratio(times: dict[str, list[float]], name: str, base: str) -> float:
+    """Median over rounds of ``name`` / ``base`` measured in the same round."""
+    return statistics.median(a / b for a, b in zip(times[name], times[base], strict=True))
+
+
+def rows(count: int) -> Any:
+    """``count`` iris-like rows within the training ranges."""
+    import numpy
+
+    generator = numpy.random.default_rng(7)
+    low, high = numpy.array([4.3, 2.0, 1.0, 0.1]), numpy.array([7.9, 4.4, 6.9, 2.4])
+    return numpy.round(low + generator.random((count, 4)) * (high - low), 1)
 
 
 def prepare(folder: Path) -> Path:
@@ -59,104 +99,138 @@ def prepare(folder: Path) -> Path:
         if path.is_file() and path.suffix in (".R", ".py", ".data"):
             shutil.copy(path, folder / path.name)
     (folder / "config-quiet.py").write_text(QUIET)
-    env = {**os.environ, "PLD_CONFIG": "config-iris.py,config-quiet.py"}
+    env = {**os.environ, "PLD_CONFIG": CONFIG}
     pld_fit = Path(sys.executable).parent / "pld-fit"
     subprocess.run([str(pld_fit)], cwd=folder, env=env, check=True, capture_output=True)
     return folder
 
 
-def in_process(folder: Path) -> dict[str, float]:
-    """Microseconds per single-row call, whole predict and its parts."""
-    import numpy
-    import pandas
+class ROwn:
+    """R's own predict on a numeric matrix, through rpy2's rinterface only (no pld-r)."""
 
-    from pld_core import load_config
+    def __init__(self, rmodel: Any, columns: list[str]):
+        from rpy2 import rinterface
+
+        self.ri = rinterface
+        self.rmodel = rmodel
+        self.columns = columns
+        self.predict = rinterface.globalenv.find("predict")
+        self.loop = rinterface.evalr(
+            "function(m, x, n) { for (i in seq_len(n)) predict(m, x, type = 'prob'); NULL }"
+        )
+
+    def matrix(self, array: Any) -> Any:
+        import numpy
+
+        ri = self.ri
+        matrix = ri.FloatSexpVector.from_memoryview(
+            numpy.ascontiguousarray(array.T, dtype=float).reshape(-1).data
+        )
+        matrix.do_slot_assign("dim", ri.IntSexpVector(list(array.shape)))
+        dimnames = ri.ListSexpVector([ri.NULL, ri.StrSexpVector(self.columns)])
+        matrix.do_slot_assign("dimnames", dimnames)
+        return matrix
+
+    def __call__(self, matrix: Any) -> Any:
+        import numpy
+
+        return numpy.array(self.predict(self.rmodel, matrix, type="prob").memoryview())
+
+
+def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, ROwn]:
+    """Per-call µs of one row: pld-r, pld's predict path, R's own, and pld-r's parts."""
+    import numpy
+
+    from pld_core import load_config, make_predict_path
     from pld_r import session
 
     os.chdir(folder)
-    model = load_config("config-iris.py,config-quiet.py")["model_persister"].read()
+    config = load_config(CONFIG)
+    model = config["model_persister"].read()
+    path = make_predict_path(config)
     row = numpy.array(ROW)
-    model.predict(row)  # sources the script, unserializes the R model
-    r_predict, rmodel = session.base("predict"), model.rmodel_
-    r_frame = model._r_data(row)
-    r_matrix = session.to_r(row)
-    answer = r_predict(rmodel, r_frame, type="prob")
-    return {
-        "predict (whole)": per_call_us(lambda: model.predict(row)),
-        "predict_proba (whole)": per_call_us(lambda: model.predict_proba(row)),
-        "row -> R data.frame (fast path)": per_call_us(lambda: model._r_data(row)),
-        "row -> R data.frame via pandas": per_call_us(
-            lambda: session.to_r(pandas.DataFrame(row, columns=model.columns_))
-        ),
-        "R predict on data.frame row": per_call_us(lambda: r_predict(rmodel, r_frame, type="prob")),
-        "R answer -> numpy": per_call_us(
-            lambda: (list(session.base("colnames")(answer)), session.to_numpy(answer))
-        ),
-        "row -> R matrix": per_call_us(lambda: session.to_r(row)),
-        "R predict on matrix row": per_call_us(lambda: r_predict(rmodel, r_matrix, type="prob")),
+    record = [dict(zip(FIELDS, ROW[0], strict=True))]
+    model.predict(row)  # the first predict chooses the input form
+    own = ROwn(model.rmodel_, model.columns_)
+    matrix = own.matrix(row)
+    funcs: dict[str, Callable[[], Any]] = {
+        "pld-r predict": lambda: model.predict(row),
+        "pld predict path (service, check, model)": lambda: path.predict(record),
+        "R's own predict, matrix row (rinterface)": lambda: own(matrix),
     }
+    if hasattr(session, "numeric_matrix"):  # the parts of this pld-r's call
+        answer = own.predict(own.rmodel, matrix, type="prob")
+        funcs["  part: row -> R matrix"] = lambda: session.numeric_matrix(row, model.columns_)
+        funcs["  part: R answer -> numpy"] = lambda: session.read_table(answer)
+    frame = session.numeric_frame(row, model.columns_)
+    funcs["R's own predict, data.frame row"] = lambda: own.predict(own.rmodel, frame, type="prob")
+    loop = "R's own predict, matrix row (R loop)"
+    funcs[loop] = lambda: own.loop(own.rmodel, matrix, 10)
+    times = interleaved(funcs, rounds, 300)
+    times[loop] = [value / 10 for value in times[loop]]
+    return times, model, own
 
 
 class Gunicorn:
-    """gunicorn serving ``pld_core.wsgi:app`` for the fitted config."""
+    """gunicorn serving ``pld_core.wsgi:app`` for the fitted config (sync workers)."""
 
     def __init__(self, folder: Path, workers: int):
         self.port = free_port()
-        env = {**os.environ, "PLD_CONFIG": "config-iris.py,config-quiet.py"}
+        env = {**os.environ, "PLD_CONFIG": CONFIG}
         self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "--workers",
-                str(workers),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "pld_core.wsgi:app",
-            ],
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
+            + ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
+            + ["pld_core.wsgi:app"],
             cwd=folder,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self._wait_ready(workers)
+        self._wait_ready()
 
-    def get(self, connection: http.client.HTTPConnection) -> bytes:
-        connection.request("GET", f"/predict?{QUERY}")
+    def request(self, connection: http.client.HTTPConnection, body: bytes | None = None) -> bytes:
+        if body is None:
+            connection.request("GET", f"/predict?{QUERY}")
+        else:
+            headers = {"Content-Type": "application/json"}
+            connection.request("POST", "/predict", body=body, headers=headers)
         response = connection.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status != 200:
-            raise RuntimeError(f"/predict answered {response.status}: {body!r}")
-        return body
+            raise RuntimeError(f"/predict answered {response.status}: {answer[:300]!r}")
+        return answer
 
-    def _wait_ready(self, workers: int) -> None:
+    def _wait_ready(self) -> None:
+        """One answer: the workers load R and the model before they serve (pld-r loads the
+        R model when it is unpickled), so nothing more is warmed here."""
         deadline = time.perf_counter() + 120
-        ready = 0
-        while ready < workers * 3:  # every worker has loaded R and the model, most likely
+        while True:
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                self.get(connection)
+                self.request(connection)
                 connection.close()
-                ready += 1
+                return
             except OSError:
                 if time.perf_counter() > deadline:
                     raise RuntimeError("gunicorn did not answer within 120 s") from None
                 time.sleep(0.1)
 
     def loop(self, seconds: float) -> dict[str, float]:
-        """One keep-alive connection, sequential GETs: p50 latency and requests/s."""
+        """One keep-alive connection, sequential GETs: p50 / p99 latency and requests/s."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         latencies = []
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             start = time.perf_counter()
-            self.get(connection)
+            self.request(connection)
             latencies.append(time.perf_counter() - start)
         connection.close()
+        latencies.sort()
         return {
             "rps": len(latencies) / sum(latencies),
             "p50_ms": statistics.median(latencies) * 1e3,
-            "p99_ms": sorted(latencies)[int(len(latencies) * 0.99)] * 1e3,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
+            "max_ms": latencies[-1] * 1e3,
         }
 
     def stop(self) -> None:
@@ -164,48 +238,125 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
+def post_1000(folder: Path, own: ROwn, rounds: int) -> dict[str, list[float]]:
+    """ms of a 1,000-row POST end to end, and of R's own predict on the same rows."""
+    data = rows(1000)
+    body = json.dumps([dict(zip(FIELDS, map(float, r), strict=True)) for r in data]).encode()
+    matrix = own.matrix(data)
+    server = Gunicorn(folder, 1)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+        times = interleaved(
+            {
+                "POST 1,000 rows (gunicorn, end to end)": lambda: server.request(connection, body),
+                "R's own predict, 1,000-row matrix": lambda: own(matrix),
+            },
+            rounds,
+            3,
+            time.perf_counter,  # the server is another process: wall time for both
+        )
+        connection.close()
+    finally:
+        server.stop()
+    return {name: [v / 1e3 for v in values] for name, values in times.items()}
+
+
+def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[float]]:
+    """s of ``pld predict`` over ``count`` CSV rows (and over 1 row), and of R's own predict."""
+    data = rows(count)
+    for name, part in (("rows.csv", data), ("one.csv", data[:1])):
+        with (folder / name).open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(FIELDS)
+            writer.writerows(part.tolist())
+    env = {**os.environ, "PLD_CONFIG": CONFIG}
+    pld = str(Path(sys.executable).parent / "pld")
+
+    def run(name: str) -> None:
+        out = folder / "out.jsonl"
+        command = [pld, "predict", "-i", name, "-o", str(out)]
+        subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
+
+    matrix = own.matrix(data)
+    times: dict[str, list[float]] = {
+        f"pld predict, {count:,} rows (whole command)": [],
+        "pld predict, 1 row (start-up)": [],
+        f"R's own predict, {count:,}-row matrix": [],
+    }
+    for _ in range(rounds):
+        for name, func in zip(
+            times,
+            (lambda: run("rows.csv"), lambda: run("one.csv"), lambda: own(matrix)),
+            strict=True,
+        ):
+            start = time.perf_counter()
+            func()
+            times[name].append(time.perf_counter() - start)
+    names = list(times)
+    times[f"pld predict, {count:,} rows minus start-up"] = [
+        a - b for a, b in zip(times[names[0]], times[names[1]], strict=True)
+    ]
+    return times
+
+
 def over_http(folder: Path, duration: int) -> dict[str, dict[str, float]]:
     results = {}
     for workers in (1, 2):
         server = Gunicorn(folder, workers)
         try:
-            url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
-            for connections in (1, 4):
-                name = f"{workers} worker{'s' * (workers > 1)}, {connections} conn"
-                if shutil.which("wrk"):
-                    results[name] = run_wrk(url, connections, duration, None)
-                elif connections == 1:
-                    results[name] = server.loop(duration)
+            name = f"{workers} worker{'s' * (workers > 1)}, 1 conn"
+            results[name] = server.loop(duration)
+            if shutil.which("wrk"):
+                url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
+                results[name.replace("1 conn", "4 conn (wrk)")] = run_wrk(url, 4, duration, None)
         finally:
             server.stop()
     return results
 
 
+def show(title: str, times: dict[str, list[float]], unit: str) -> None:
+    print(f"\n{title} (median of {len(next(iter(times.values())))} rounds, {unit}):")
+    for name, values in times.items():
+        print(f"  {name:<48} {statistics.median(values):10.1f}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per HTTP scenario")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--batch-rows", type=int, default=100_000, help="rows for pld predict")
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(Path(tmp))
-        local = in_process(folder)
-        remote = over_http(folder, args.duration)
+        local, _, own = in_process(folder, args.rounds)
+        if not args.no_http:
+            posted = post_1000(folder, own, args.rounds)
+            batched = batch(folder, own, args.batch_rows, max(2, args.rounds // 2))
+            remote = over_http(folder, args.duration)
         os.chdir(REPO)
-    print(f"\nR predict, one row, iris randomForest (500 trees); Python {sys.version.split()[0]}")
-    print("\nIn-process (median µs per call):")
-    for name, value in local.items():
-        print(f"  {name:<32} {value:9.0f}")
-    print(f"\nOver HTTP (gunicorn sync workers, {'wrk' if shutil.which('wrk') else 'loop'}):")
-    print(f"  {'scenario':<22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"\nR predict, iris randomForest (500 trees); Python {sys.version.split()[0]}")
+    show("In-process, one row", local, "µs of CPU per call")
+    base = "R's own predict, matrix row (rinterface)"
+    print(f"  pld-r predict / R's own (same round): {ratio(local, 'pld-r predict', base):.2f}x")
+    path = "pld predict path (service, check, model)"
+    print(f"  pld predict path / R's own:           {ratio(local, path, base):.2f}x")
+    if args.no_http:
+        return
+    show("1,000-row POST", posted, "ms")
+    names = list(posted)
+    print(f"  POST / R's own (same round): {ratio(posted, names[0], names[1]):.2f}x")
+    show(f"{args.batch_rows:,}-row pld predict", batched, "s")
+    names = list(batched)
+    print(f"  whole / R's own (same round):            {ratio(batched, names[0], names[2]):.2f}x")
+    print(f"  minus start-up / R's own (same round):   {ratio(batched, names[3], names[2]):.2f}x")
+    print("\nGET /predict, one row (gunicorn sync workers):")
+    print(f"  {'scenario':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8}")
     for name, values in remote.items():
         print(
-            f"  {name:<22} {values['rps']:8.0f} {values['p50_ms']:8.2f} "
-            f"{values.get('p99_ms', float('nan')):8.2f}"
+            f"  {name:<24} {values['rps']:8.0f} {values['p50_ms']:8.2f} "
+            f"{values['p99_ms']:8.2f} {values['p99_ms'] / values['p50_ms']:8.2f}"
         )
-    single = remote["1 worker, 1 conn"]["p50_ms"] * 1e3
-    print(
-        f"\nHTTP + service overhead at 1 connection: {single - local['predict (whole)']:.0f} µs "
-        f"(p50 {single:.0f} µs - in-process predict {local['predict (whole)']:.0f} µs)"
-    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,14 @@ class RError(PldError):
 _console_routed = False
 
 
+_robjects: Any = None
+
+
 def r() -> Any:
     """``rpy2.robjects`` with R started and its console routed to logging."""
+    global _robjects
+    if _robjects is not None:
+        return _robjects
     if not _console_routed:
         rpy2_logger = logging.getLogger("rpy2")
         if rpy2_logger.level == logging.NOTSET:  # its start-up chatter is not news at INFO
@@ -46,6 +52,7 @@ def r() -> Any:
 
     _restore_library_path(library_path)
     _route_console(robjects)
+    _robjects = robjects
     return robjects
 
 
@@ -230,9 +237,26 @@ def numeric_matrix(array: Any, names: list[str] | None) -> Any:
         )
         matrix.do_slot_assign("dim", rinterface.IntSexpVector([rows, cols]))
         if names is not None:
-            dimnames = rinterface.ListSexpVector([rinterface.NULL, rinterface.StrSexpVector(names)])
-            matrix.do_slot_assign("dimnames", dimnames)
+            matrix.do_slot_assign("dimnames", _dimnames(names))
         return matrix
+
+
+_dimnames_made: dict[tuple[str, ...], Any] = {}
+
+
+def _dimnames(names: list[str]) -> Any:
+    """R's ``list(NULL, names)`` for a matrix, built once per set of names (a model's)."""
+    key = tuple(names)
+    found = _dimnames_made.get(key)
+    if found is None:
+        from rpy2 import rinterface
+
+        if len(_dimnames_made) > 64:  # a bound, for callers with ever new names
+            _dimnames_made.clear()
+        found = _dimnames_made[key] = rinterface.ListSexpVector(
+            [rinterface.NULL, rinterface.StrSexpVector(names)]
+        )
+    return found
 
 
 def call(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -250,30 +274,53 @@ def read_numbers(value: Any) -> tuple[list[str] | None, Any] | None:
     """An R double/integer vector or matrix as (column names, 2-d float array), copied once.
 
     A vector is one column; ``None`` when ``value`` is something else (a data.frame, a
-    factor...), which the caller converts the general way.
+    factor...), which the caller converts the general way. A double vector or matrix (what
+    ``predict`` methods answer) is read through R's C API: rpy2's wrappers for the
+    attributes and strings would cost more than the rest of this function.
     """
     import numpy
     from rpy2 import rinterface
 
-    if not isinstance(value, rinterface.FloatSexpVector | rinterface.IntSexpVector):
+    if isinstance(value, rinterface.FloatSexpVector):
+        return _read_doubles(value)
+    if not isinstance(value, rinterface.IntSexpVector):
         return None
     if "class" in value.list_attrs() and "factor" in list(value.do_slot("class")):
         return None
-    data = numpy.array(value.memoryview(), dtype=float)  # a copy: R owns the memory
-    attrs = value.list_attrs()
-    if "dim" not in attrs:
+    data = numpy.array(value.memoryview(), dtype=float)  # rpy2 shapes it as R's dim
+    if data.ndim == 1:
         return None, data.reshape(-1, 1)
-    dim = list(value.do_slot("dim"))
-    if len(dim) != 2:
+    return (None, data) if data.ndim == 2 else None
+
+
+_symbols: dict[str, Any] = {}
+
+
+def _read_doubles(value: Any) -> tuple[list[str] | None, Any] | None:
+    import numpy
+    from rpy2.rinterface_lib import openrlib
+
+    rlib, ffi = openrlib.rlib, openrlib.ffi
+    if not _symbols:
+        _symbols["dimnames"] = rlib.Rf_install(b"dimnames")
+    sexp = value.__sexp__._cdata
+    length = rlib.Rf_xlength(sexp)
+    data = numpy.frombuffer(ffi.buffer(rlib.REAL(sexp), 8 * length), dtype=float).copy()
+    dim = rlib.Rf_getAttrib(sexp, rlib.R_DimSymbol)
+    if dim == rlib.R_NilValue:
+        return None, data.reshape(-1, 1)
+    if rlib.Rf_xlength(dim) != 2:
         return None
-    # rpy2 gives a matrix's memoryview R's shape; a flat one is in R's column order
-    shaped = data.shape == (dim[0], dim[1])
-    matrix = data if shaped else data.reshape(dim[1], dim[0]).T
+    rows, cols = rlib.INTEGER(dim)[0], rlib.INTEGER(dim)[1]
+    matrix = data.reshape(cols, rows).T  # R is column-major
     names = None
-    if "dimnames" in attrs:
-        colnames = value.do_slot("dimnames")[1]
-        if isinstance(colnames, rinterface.StrSexpVector) and len(colnames) == dim[1]:
-            names = [str(name) for name in colnames]
+    dimnames = rlib.Rf_getAttrib(sexp, _symbols["dimnames"])
+    if dimnames != rlib.R_NilValue:
+        colnames = rlib.VECTOR_ELT(dimnames, 1)
+        if colnames != rlib.R_NilValue and rlib.Rf_xlength(colnames) == cols:
+            names = [
+                ffi.string(rlib.R_CHAR(rlib.STRING_ELT(colnames, i))).decode() for i in range(cols)
+            ]
     return names, matrix
 
 
