@@ -115,7 +115,7 @@ class Watched:
     def _route(self, route: Any) -> None:
         url = route.request.url
         host = urllib.parse.urlsplit(url).hostname
-        if url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+        if url.startswith(("data:", "blob:", "file:")) or host == "127.0.0.1":
             route.continue_()
         else:
             self.outside.append(url)
@@ -255,3 +255,143 @@ def test_service_page_can_be_switched_off(tmp_path, iris_config_text):
     assert answer.status_code == 404
     assert answer.json["metadata"]["status"] == "ERROR"
     assert "/" not in app.endpoints
+
+
+# -- the reports ------------------------------------------------------------------------------
+
+REGRESSOR_CONFIG = """{
+    'service_metadata': {'service_name': 'diabetes', 'service_version': '1'},
+    'dataset_loader_train': {'!': 'table', 'path': here + '/diabetes.csv', 'sep': ',',
+                             'target_column': 'target', 'nrows': 340},
+    'dataset_loader_test': {'__copy__': 'dataset_loader_train', 'nrows': None,
+                            'skiprows': range(1, 341)},
+    'model': {'!': 'sklearn.linear_model.Ridge', 'alpha': 0.1},
+    'scoring': 'r2',
+    'model_persister': {'!': 'file', 'path': here + '/model-{version}'},
+}"""
+
+
+def _pld(*args: str, cwd: Path, config: str) -> str:
+    import subprocess
+
+    done = subprocess.run(
+        [PLD, *args],
+        cwd=cwd,
+        env=_env(PLD_CONFIG=config),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _open_report(browser: Any, url: str, shot: Path) -> list[int]:
+    """Open a report; the natural width of each image, after a full-page screenshot."""
+    opened = Watched(browser)
+    try:
+        response = opened.page.goto(url)
+        assert response is None or response.status == 200  # None: a file:// URL
+        widths: list[int] = opened.page.evaluate(
+            "Promise.all(Array.from(document.images).map(i => i.decode().then("
+            "() => i.naturalWidth, () => 0)))"
+        )
+        opened.page.screenshot(path=str(shot), full_page=True)
+        opened.assert_clean()
+        return widths
+    finally:
+        opened.context.close()
+
+
+def test_test_report_for_a_classifier(project, browser, screenshots):
+    out = _pld(
+        "test", "--report", "reports/iris.html", cwd=project, config=str(project / "config.py")
+    )
+    assert "Wrote report to reports/iris.html." in out
+    report = project / "reports" / "iris.html"
+    text = report.read_text()
+    assert "Confusion matrix" in text and "ROC and precision-recall" in text
+    assert f"All stored versions ({VERSIONS})" in text
+    assert "http://" not in text and "https://" not in text  # self-contained
+    widths = _open_report(browser, report.as_uri(), screenshots / "report-iris-test.png")
+    assert len(widths) == 4  # confusion matrix, ROC, precision-recall, versions chart
+    assert all(width > 0 for width in widths), widths
+
+
+def test_fit_report_for_a_regressor(tmp_path, browser, screenshots):
+    from sklearn.datasets import load_diabetes
+
+    load_diabetes(as_frame=True).frame.to_csv(tmp_path / "diabetes.csv", index=False)
+    (tmp_path / "config.py").write_text(REGRESSOR_CONFIG)
+    config = str(tmp_path / "config.py")
+    _pld("fit", "--evaluate", cwd=tmp_path, config=config)
+    out = _pld("fit", "--evaluate", "--report", "fit.html", cwd=tmp_path, config=config)
+    assert "Wrote model with version 2." in out and "Wrote report to fit.html." in out
+    text = (tmp_path / "fit.html").read_text()
+    assert "Predicted vs actual" in text and "Residuals" in text
+    assert "Confusion matrix" not in text
+    assert "diabetes: version 2" in text and "All stored versions (2)" in text
+    widths = _open_report(
+        browser, (tmp_path / "fit.html").as_uri(), screenshots / "report-diabetes-fit.png"
+    )
+    assert len(widths) == 3  # predicted vs actual, residuals, versions chart
+    assert all(width > 0 for width in widths), widths
+
+
+def test_grid_search_report(project, browser, screenshots):
+    grid = project / "grid.py"
+    grid.write_text(
+        "{'grid_search': {'param_grid': {'C': [0.01, 0.1, 1.0], "
+        "'fit_intercept': [True, False]}, 'cv': 3}}"
+    )
+    out = _pld(
+        "grid-search",
+        "--report",
+        "grid.html",
+        cwd=project,
+        config=f"{project / 'config.py'},{grid}",
+    )
+    assert "Wrote report to grid.html." in out
+    text = (project / "grid.html").read_text()
+    assert "Results (6 candidates, best first)" in text
+    assert "score against C" in text and "score against fit_intercept" in text
+    widths = _open_report(
+        browser, (project / "grid.html").as_uri(), screenshots / "report-grid-search.png"
+    )
+    assert len(widths) == 2 and all(width > 0 for width in widths), widths
+
+
+def test_report_from_the_page_is_made_once_per_version(server, watched, browser, screenshots):
+    watched.page.goto(server + "/")
+    link = watched.page.locator("#report-link")
+    assert link.get_attribute("href") == "/report"
+    with watched.page.expect_navigation():
+        link.click()
+    widths = watched.page.evaluate(
+        "Promise.all(Array.from(document.images).map(i => i.decode().then("
+        "() => i.naturalWidth, () => 0)))"
+    )
+    assert len(widths) == 4 and all(width > 0 for width in widths), widths
+    watched.page.screenshot(path=str(screenshots / "report-from-page.png"), full_page=True)
+    watched.assert_clean()
+    first = urllib.request.urlopen(server + "/report", timeout=60).read()
+    again = urllib.request.urlopen(server + "/report", timeout=60).read()
+    assert first == again  # cached: the same document, made at the same second
+    # the predictions are unaffected
+    assert http_json(server + "/predict?" + urllib.parse.urlencode(SAMPLE))[0] == 200
+
+
+def test_report_without_the_plotting_plugin_is_one_line(project, tmp_path):
+    import subprocess
+
+    done = subprocess.run(
+        [PLD, "test", "--report", str(tmp_path / "r.html")],
+        cwd=project,
+        env=_env(PLD_CONFIG=str(project / "config.py"), PLD_DISABLE_PLUGINS="pld_plugins.report"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "pld-plugins[report]" in done.stderr
+    assert not (tmp_path / "r.html").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +51,7 @@ class FitResult:
     scores: dict[str, float] = field(default_factory=dict)
     skipped_reason: str | None = None
     rollout: dict[str, Any] | None = None
+    report: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe summary, e.g. for the ``/fit`` job record."""
@@ -78,22 +80,29 @@ def fit(
     persist_if_better_than: float | None = None,
     activate_if_better: bool | None = False,
     margin: float | None = None,
+    report: str | None = None,
 ) -> FitResult:
     """Fit the configured model; persist and activate it unless told otherwise.
 
     ``persist_if_better_than`` implies ``evaluate`` and persists only when the test score is
     at least that value. ``activate_if_better`` implies ``evaluate`` too: the candidate is
     stored, and activated only when its test score beats the active version's by ``margin``.
+    ``report`` (a file path) implies ``evaluate``: the HTML report on the test data goes there.
     """
     run = decorate(_fit, config, "fit_decorators")
     options: dict[str, Any] = {}
+    if report:  # only when asked, like activate_if_better
+        options.update(report=report)
     if activate_if_better:  # only when asked: fit_decorators written for Palladium still work
         options.update(activate_if_better=True, margin=margin or 0.0)
     return run(
         config,
         persist=persist,
         activate=activate and persist,
-        evaluate=evaluate or persist_if_better_than is not None or bool(activate_if_better),
+        evaluate=evaluate
+        or persist_if_better_than is not None
+        or bool(activate_if_better)
+        or bool(report),
         persist_if_better_than=persist_if_better_than,
         **options,
     )
@@ -108,8 +117,11 @@ def _fit(
     persist_if_better_than: float | None,
     activate_if_better: bool = False,
     margin: float = 0.0,
+    report: str | None = None,
 ) -> FitResult:
     model = config["model"]
+    reporter = _reporter(config, "dataset_loader_test") if report else None
+    test_data: tuple[Any, Any] | None = None
     if persist_if_better_than is not None and "dataset_loader_test" not in config:
         raise config.error(
             "--save-if-better-than needs a 'dataset_loader_test' entry to score against",
@@ -126,9 +138,11 @@ def _fit(
 
     with timer(logger, "Loading data"):
         X, y = load_data(config, "dataset_loader_train")
+    started = time.perf_counter()
     with timer(logger, "Fitting model"):
         model = fit_model(config, model, X, y)
     annotate(model, training_metadata(model, X, config["dataset_loader_train"]))
+    annotate(model, {"fit_seconds": round(time.perf_counter() - started, 3)})
 
     result = FitResult(model=model)
     if evaluate:
@@ -147,9 +161,12 @@ def _fit(
             result.rollout = compare_with_active(config, test_scores, X_test, y_test, margin)
             annotate(model, {ROLLOUT: result.rollout})
             logger.info("Rollout: %s (%s)", result.rollout["decision"], result.rollout["reason"])
+        if reporter is not None and report:  # written once the version is stored, below
+            result.report = report
+            test_data = (X_test, y_test)
 
     if not persist:
-        return result
+        return _with_report(config, result, reporter, test_data)
     if persist_if_better_than is not None:
         test_score = next(iter(result.scores_for("test").values()))
         if test_score < persist_if_better_than:
@@ -157,7 +174,7 @@ def _fit(
                 f"not persisting: test score {test_score:.4f} < {persist_if_better_than}"
             )
             logger.info(result.skipped_reason)
-            return result
+            return _with_report(config, result, reporter, test_data)
     # The activation history: the version this one would replace (``pld rollback``).
     annotate(model, {PREVIOUS_ACTIVE: active_version(config["model_persister"])})
     with timer(logger, "Writing model"):
@@ -167,7 +184,35 @@ def _fit(
     if activate:
         config["model_persister"].activate(result.version)
         result.activated = True
+    return _with_report(config, result, reporter, test_data)
+
+
+def _with_report(
+    config: Config, result: FitResult, reporter: Any, test_data: tuple[Any, Any] | None
+) -> FitResult:
+    """Write ``pld fit --report``'s report: the new version among the stored ones."""
+    if reporter is not None and result.report is not None and test_data is not None:
+        with timer(logger, "Writing report"):
+            X, y = test_data
+            reporter.model(result.report, config=config, model=result.model, X=X, y=y)
     return result
+
+
+#: The component that writes HTML reports (pld-plugins' ``report`` plugin registers it).
+REPORT_COMPONENT = "html-report"
+
+
+def _reporter(config: Config, needs: str) -> Any:
+    """The registered report writer; a config error when none is installed or no test data."""
+    entry = config.registry.get(REPORT_COMPONENT) if config.registry is not None else None
+    if entry is None:
+        raise config.error(
+            "--report needs a plugin that writes reports: pip install 'pld-plugins[report]'",
+            needs,
+        )
+    if needs not in config:
+        raise config.error(f"--report needs a {needs!r} entry to report on", needs)
+    return entry.factory()
 
 
 def _record_scores(model: Any, result: FitResult, split: str, scores: dict[str, float]) -> None:
@@ -190,6 +235,8 @@ def report(result: FitResult, options: dict[str, Any], echo: Any) -> None:
         echo(f"Rollout: {result.rollout['decision']} ({result.rollout['reason']}).")
     if result.activated:
         echo(f"Activated model with version {result.version}.")
+    if result.report is not None:
+        echo(f"Wrote report to {result.report}.")
 
 
 #: ``pld fit`` and the ``/fit`` endpoint (Palladium's parameter names over HTTP).
@@ -238,6 +285,14 @@ FIT_TASK = Task(
             metavar="M",
             help="With --activate-if-better: the candidate must be better by more than M.",
         ),
+        Option(
+            "report",
+            kind=str,
+            flags=("--report",),
+            metavar="FILE",
+            http=False,
+            help="Write an HTML report with plots on the test data to FILE (implies --evaluate).",
+        ),
     ),
     report=report,
     http_decorators="server_fit_decorators",
@@ -252,14 +307,19 @@ class TestResult:
 
     version: Any
     scores: dict[str, float]
+    report: str | None = None
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe summary, e.g. for a ``/test`` job record."""
         return {"version": self.version, "scores": self.scores}
 
 
-def test(config: Config, model_version: int | None = None) -> TestResult:
-    """Score ``model_version`` (the active model when ``None``) on ``dataset_loader_test``."""
+def test(config: Config, model_version: int | None = None, report: str | None = None) -> TestResult:
+    """Score ``model_version`` (the active model when ``None``) on ``dataset_loader_test``.
+
+    ``report``: a file path to write the HTML report (scores, plots, every version) to.
+    """
+    reporter = _reporter(config, "dataset_loader_test") if report else None
     with timer(logger, "Loading test data"):
         X, y = load_data(config, "dataset_loader_test")
     with timer(logger, "Reading model"):
@@ -269,7 +329,10 @@ def test(config: Config, model_version: int | None = None) -> TestResult:
     chosen = scorers(config, model)
     with timer(logger, "Scoring"):
         scores = {name: float(scorer(model, X, y)) for name, scorer in chosen.items()}
-    return TestResult(version=version, scores=scores)
+    if reporter is not None and report:
+        with timer(logger, "Writing report"):
+            reporter.model(report, config=config, model=model, X=X, y=y)
+    return TestResult(version=version, scores=scores, report=report)
 
 
 def test_report(result: TestResult, options: dict[str, Any], echo: Any) -> None:
@@ -277,6 +340,8 @@ def test_report(result: TestResult, options: dict[str, Any], echo: Any) -> None:
     echo(f"Model version {result.version}:")
     for name, value in result.scores.items():
         echo(f"  {name}: {value:.6f}")
+    if result.report is not None:
+        echo(f"Wrote report to {result.report}.")
 
 
 #: ``pld test`` (and an endpoint, if a ``url-rule`` names it).
@@ -291,6 +356,14 @@ TEST_TASK = Task(
             metavar="VERSION",
             parse=to_version,
             help="The version to test. Default: the active one.",
+        ),
+        Option(
+            "report",
+            kind=str,
+            flags=("--report",),
+            metavar="FILE",
+            http=False,
+            help="Write an HTML report with plots (and every version's scores) to FILE.",
         ),
     ),
     report=test_report,

@@ -83,14 +83,31 @@ def pld_register_components(register: Callable[..., None]) -> None:
     )
 
 
-def run_search(config: Any, *, persist_best: bool = False, save_results: str | None = None) -> Any:
-    """The ``grid-search`` task: search, write the CSV if asked, then persist the best."""
-    from pld_plugins.grid_search import report
-    from pld_plugins.grid_search.search import persist_best_model, run_grid_search
+def run_search(
+    config: Any,
+    *,
+    persist_best: bool = False,
+    save_results: str | None = None,
+    report: str | None = None,
+) -> Any:
+    """The ``grid-search`` task: search, write the CSV and the report if asked, persist the best."""
+    from pld_plugins.grid_search import report as table_report
+    from pld_plugins.grid_search.search import KEY, persist_best_model, run_grid_search
+    from pld_plugins.report import plotting_installed
 
+    if report and not plotting_installed():  # before the long search, not after it
+        raise config.error("--report needs matplotlib: pip install 'pld-plugins[report]'", KEY)
     result = run_grid_search(config, persist_best=persist_best)
     if save_results:  # before persisting: a failing store must not lose the results
-        report.write_csv(result.frame, save_results)
+        table_report.write_csv(result.frame, save_results)
+    if report:
+        from pld_plugins.report import HtmlReport
+
+        name = (config.get("service_metadata") or {}).get("service_name") or "pld"
+        HtmlReport().search(
+            report, frame=result.frame, metric=result.metric, title=f"{name}: grid search"
+        )
+        result.report = report
     if persist_best:
         persist_best_model(config, result)
     return result
@@ -101,6 +118,8 @@ def print_search(result: Any, options: dict[str, Any], echo: Callable[[str], Non
     from pld_plugins.grid_search import report
 
     echo(report.format_table(result.frame))
+    if result.report is not None:
+        echo(f"Wrote report to {result.report}.")
     if result.version is not None:
         echo(f"Wrote model with version {result.version}.")
         echo(f"Activated model with version {result.version}.")
@@ -127,6 +146,14 @@ GRID_SEARCH_TASK = Task(
             metavar="FILE",
             http=False,
             help="Write every result row (best first) to FILE as CSV.",
+        ),
+        Option(
+            "report",
+            kind=str,
+            metavar="FILE",
+            http=False,
+            help="Write an HTML report to FILE: the results and the score against each "
+            "searched parameter (needs matplotlib: pip install 'pld-plugins[report]').",
         ),
     ),
     report=print_search,

@@ -42,6 +42,7 @@ class SearchResult:
     metric: str
     data_info: dict[str, Any] = field(default_factory=dict)  # feature names, input schema
     version: int | None = None
+    report: str | None = None  # where --report wrote the HTML report
 
     @property
     def best_params(self) -> dict[str, Any]:
