@@ -395,3 +395,31 @@ def test_report_without_the_plotting_plugin_is_one_line(project, tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "pld-plugins[report]" in done.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_page_shows_jobs_in_progress_with_their_progress(project):
+    import threading
+
+    from pld_core import progress_reporter, run_job
+
+    app = create_app(load_config(str(project / "config.py")))
+    release = threading.Event()
+    reported = threading.Event()
+
+    def work() -> None:
+        progress_reporter()(stage="Fitting model", done=2, total=9)
+        reported.set()
+        release.wait(30)
+
+    thread, job_id = run_job(process_store, "fit", work)
+    try:
+        assert reported.wait(30)
+        page = Client(app).get("/").get_data(as_text=True)
+        jobs = page[page.index('<section id="jobs">') :]
+        assert job_id in jobs and "fit" in jobs
+        assert "Fitting model" in jobs and "&quot;done&quot;:2" in jobs
+    finally:
+        release.set()
+        thread.join(30)
+    page = Client(app).get("/").get_data(as_text=True)
+    assert job_id not in page  # finished: no longer in progress

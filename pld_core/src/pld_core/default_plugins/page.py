@@ -16,7 +16,16 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from pld_core import App, PredictService, __version__, encode_text, hookimpl, process_store
+from pld_core import (
+    App,
+    PredictService,
+    __version__,
+    encode_text,
+    hookimpl,
+    job_records,
+    process_store,
+)
+from pld_core.default_plugins.tasks import app_jobs
 
 PATH = "/"
 #: The config entry that switches the page (and the report it links) off.
@@ -48,7 +57,7 @@ def render(app: App) -> str:
         _versions(app, model_meta.get("version")),
         _predict_forms(app, model_meta),
         _schema(model_meta),
-        _jobs(),
+        _jobs(app),
         _metrics(app),
     ]
     links = " · ".join(
@@ -244,8 +253,16 @@ def _schema(meta: dict[str, Any]) -> str:
     )
 
 
-def _jobs() -> str:
-    jobs = (process_store.get("process_metadata") or {}).get("jobs") or {}
+def _jobs(app: App) -> str:
+    """Running jobs: this process's, and every worker's when the job store is shared."""
+    jobs = dict((process_store.get("process_metadata") or {}).get("jobs") or {})
+    shared = app_jobs(app)
+    if shared.shared:
+        try:
+            jobs.update(job_records(shared))
+        except Exception as exc:  # the job store is down: say so, show the rest
+            warning = f'<p class="warn">{_e(exc)}</p>'
+            return f'<section id="jobs"><h2>Jobs in progress</h2>{warning}</section>'
     running = {k: j for k, j in jobs.items() if j.get("status") == "running"}
     if not running:
         return '<section id="jobs"><h2>Jobs in progress</h2><p>None.</p></section>'
