@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ BIN = Path(sys.executable).parent
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 GUARDED = """
 # Added by pld-r's serving tests.
-writeLines("sourced", file.path(Sys.getenv("PLD_R_SOURCED", tempdir()), Sys.getpid()))
+writeLines(tempdir(), file.path(Sys.getenv("PLD_R_SOURCED", tempdir()), Sys.getpid()))
 guarded.predict <- function(model, x) {
     if (any(x[, "Petal.Width"] > 2.4)) stop("petal width over 2.4")
     predict(model, x, type = "prob")
@@ -142,7 +143,10 @@ def test_preloaded_workers_serve_get_post_and_r_errors(fitted: Path) -> None:
     command = [str(BIN / "gunicorn"), "-c", str(REPO / "examples/deploy/gunicorn.conf.py")]
     command += ["--workers", "2", "--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"]
     with running_server(command, port, cwd=fitted, env=env(fitted)) as base:
-        assert len(sourced(fitted) - before) == 1  # the master's R, inherited by the workers
+        started = sourced(fitted) - before
+        assert len(started) == 1  # the master's R, inherited by the workers
+        master = started.pop()
+        r_tempdir = Path((fitted / "sourced" / master).read_text().strip())
         status, body = http_json(f"{base}/predict", records, timeout=60)
         assert status == 200, body
         assert body["result"] == want
@@ -156,6 +160,19 @@ def test_preloaded_workers_serve_get_post_and_r_errors(fitted: Path) -> None:
             status, body = http_json(f"{base}/predict?{query}")
             assert (status, body["result"]) == (200, want[0])
         assert len(sourced(fitted) - before) == 1
+
+        # A worker that exits leaves R's session folder (shared since the fork) in place.
+        children = Path(f"/proc/{master}/task/{master}/children")
+        workers = set(children.read_text().split())
+        os.kill(int(min(workers)), signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while len(set(children.read_text().split()) - workers) < 1:
+            assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+            time.sleep(0.1)
+        assert r_tempdir.is_dir()
+        for _ in range(4):
+            status, body = http_json(f"{base}/predict?{query}")
+            assert (status, body["result"]) == (200, want[0])
 
 
 def test_stream_and_batch_predict_answer_as_post(fitted: Path) -> None:

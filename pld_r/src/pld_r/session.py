@@ -52,8 +52,26 @@ def r() -> Any:
 
     _restore_library_path(library_path)
     _route_console(robjects)
+    if _robjects is None and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork)
     _robjects = robjects
     return robjects
+
+
+def _after_fork() -> None:
+    """In a child forked with R running (a gunicorn worker of a preloading master).
+
+    The child shares R's session temp directory with its parent: rpy2's exit handler would
+    delete it when the child exits, under the parent and the other children. The parent
+    cleans up R. A lock another thread held at the fork would never be released here.
+    """
+    import atexit
+
+    from rpy2.rinterface_lib import embedded
+
+    global lock
+    atexit.unregister(embedded.endr)
+    lock = threading.RLock()
 
 
 def _restore_library_path(value: str | None) -> None:
