@@ -10,10 +10,14 @@ interleaved rounds (the machine may be shared: ratios of the same round, medians
   parts of pld-r's call;
 - a 1,000-row ``POST /predict`` end to end (gunicorn, 1 sync worker) beside R's own batch
   ``predict`` on those rows as a matrix;
-- a 100,000-row ``pld predict`` (CSV in, JSON lines out) beside R's own ``predict`` on them,
+- a 100,000-row ``pld predict`` (JSON lines in and out) beside R's own ``predict`` on them,
   with the command's start-up (a 1-row run) shown apart;
 - ``GET /predict`` with one row, gunicorn with 1 and 2 sync workers: p50 / p99 at 1
   connection (a keep-alive loop), wrk at 4 connections when installed.
+
+In-process figures are CPU time of this process; the POST and ``pld predict`` figures are
+given in wall time and in CPU time (the gunicorn worker's, the command's): on a machine
+other jobs load, wall time mostly measures waiting for a core.
 
     python bench/r_predict.py [--duration 5] [--rounds 5] [--batch-rows 100000] [--no-http]
 
@@ -24,10 +28,10 @@ The baseline calls only rpy2, not pld-r, so the script measures an older pld-r a
 from __future__ import annotations
 
 import argparse
-import csv
 import http.client
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -200,6 +204,11 @@ class Gunicorn:
             raise RuntimeError(f"/predict answered {response.status}: {answer[:300]!r}")
         return answer
 
+    def workers(self) -> list[int]:
+        """The worker processes' ids."""
+        pid = self.process.pid
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
     def _wait_ready(self) -> None:
         """One answer: the workers load R and the model before they serve (pld-r loads the
         R model when it is unpickled), so nothing more is warmed here."""
@@ -238,64 +247,92 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
+def cpu_of(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes ``pids`` have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def children_cpu() -> float:
+    """CPU seconds used by this process's finished children (the `pld predict` runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def post_1000(folder: Path, own: ROwn, rounds: int) -> dict[str, list[float]]:
-    """ms of a 1,000-row POST end to end, and of R's own predict on the same rows."""
+    """ms per 1,000-row POST (wall end to end, and the worker's CPU) and per R's own predict
+    on the same rows (wall and CPU), in interleaved rounds."""
     data = rows(1000)
     body = json.dumps([dict(zip(FIELDS, map(float, r), strict=True)) for r in data]).encode()
     matrix = own.matrix(data)
     server = Gunicorn(folder, 1)
+    names = (
+        "POST 1,000 rows, wall, end to end",
+        "R's own predict, 1,000-row matrix, wall",
+        "POST 1,000 rows, gunicorn worker's CPU",
+        "R's own predict, 1,000-row matrix, CPU",
+    )
+    times: dict[str, list[float]] = {name: [] for name in names}
+    number = 4
     try:
+        workers = server.workers()
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        times = interleaved(
-            {
-                "POST 1,000 rows (gunicorn, end to end)": lambda: server.request(connection, body),
-                "R's own predict, 1,000-row matrix": lambda: own(matrix),
-            },
-            rounds,
-            3,
-            time.perf_counter,  # the server is another process: wall time for both
-        )
+        server.request(connection, body)
+        own(matrix)
+        for _ in range(rounds):
+            wall, cpu = time.perf_counter(), cpu_of(workers)
+            for _ in range(number):
+                server.request(connection, body)
+            times[names[0]].append((time.perf_counter() - wall) / number * 1e3)
+            times[names[2]].append((cpu_of(workers) - cpu) / number * 1e3)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(number):
+                own(matrix)
+            times[names[1]].append((time.perf_counter() - wall) / number * 1e3)
+            times[names[3]].append((time.process_time() - cpu) / number * 1e3)
         connection.close()
     finally:
         server.stop()
-    return {name: [v / 1e3 for v in values] for name, values in times.items()}
+    return times
 
 
 def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[float]]:
-    """s of ``pld predict`` over ``count`` CSV rows (and over 1 row), and of R's own predict."""
+    """s of ``pld predict`` over ``count`` JSON-lines rows (and over 1 row, its start-up),
+    wall and CPU, beside R's own predict on the same rows."""
     data = rows(count)
-    for name, part in (("rows.csv", data), ("one.csv", data[:1])):
-        with (folder / name).open("w", newline="") as file:
-            writer = csv.writer(file)
-            writer.writerow(FIELDS)
-            writer.writerows(part.tolist())
+    for name, part in (("rows.jsonl", data), ("one.jsonl", data[:1])):
+        with (folder / name).open("w") as file:
+            for row in part.tolist():
+                file.write(json.dumps(dict(zip(FIELDS, row, strict=True))) + "\n")
     env = {**os.environ, "PLD_CONFIG": CONFIG}
     pld = str(Path(sys.executable).parent / "pld")
-
-    def run(name: str) -> None:
-        out = folder / "out.jsonl"
-        command = [pld, "predict", "-i", name, "-o", str(out)]
-        subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
-
     matrix = own.matrix(data)
-    times: dict[str, list[float]] = {
-        f"pld predict, {count:,} rows (whole command)": [],
-        "pld predict, 1 row (start-up)": [],
-        f"R's own predict, {count:,}-row matrix": [],
-    }
+    whole, startup, r_own = (
+        f"pld predict, {count:,} rows",
+        "pld predict, 1 row (its start-up)",
+        f"R's own predict, {count:,}-row matrix",
+    )
+    times: dict[str, list[float]] = {}
     for _ in range(rounds):
-        for name, func in zip(
-            times,
-            (lambda: run("rows.csv"), lambda: run("one.csv"), lambda: own(matrix)),
-            strict=True,
-        ):
-            start = time.perf_counter()
-            func()
-            times[name].append(time.perf_counter() - start)
-    names = list(times)
-    times[f"pld predict, {count:,} rows minus start-up"] = [
-        a - b for a, b in zip(times[names[0]], times[names[1]], strict=True)
-    ]
+        for name, source in ((whole, "rows.jsonl"), (startup, "one.jsonl")):
+            command = [pld, "predict", "-i", source, "-o", str(folder / "out.jsonl")]
+            wall, cpu = time.perf_counter(), children_cpu()
+            subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
+            times.setdefault(f"{name}, wall", []).append(time.perf_counter() - wall)
+            times.setdefault(f"{name}, CPU", []).append(children_cpu() - cpu)
+        wall, cpu = time.perf_counter(), time.process_time()
+        own(matrix)
+        times.setdefault(f"{r_own}, wall", []).append(time.perf_counter() - wall)
+        times.setdefault(f"{r_own}, CPU", []).append(time.process_time() - cpu)
+    for clock in ("wall", "CPU"):
+        times[f"pld predict, {count:,} rows minus start-up, {clock}"] = [
+            a - b
+            for a, b in zip(times[f"{whole}, {clock}"], times[f"{startup}, {clock}"], strict=True)
+        ]
     return times
 
 
@@ -343,13 +380,20 @@ def main() -> None:
     print(f"  pld predict path / R's own:           {ratio(local, path, base):.2f}x")
     if args.no_http:
         return
-    show("1,000-row POST", posted, "ms")
+    show("1,000-row POST", posted, "ms per request")
     names = list(posted)
-    print(f"  POST / R's own (same round): {ratio(posted, names[0], names[1]):.2f}x")
-    show(f"{args.batch_rows:,}-row pld predict", batched, "s")
-    names = list(batched)
-    print(f"  whole / R's own (same round):            {ratio(batched, names[0], names[2]):.2f}x")
-    print(f"  minus start-up / R's own (same round):   {ratio(batched, names[3], names[2]):.2f}x")
+    print(f"  POST / R's own, wall (same round): {ratio(posted, names[0], names[1]):.2f}x")
+    print(f"  POST / R's own, CPU (same round):  {ratio(posted, names[2], names[3]):.2f}x")
+    show(f"{args.batch_rows:,}-row pld predict (JSON lines in and out)", batched, "s")
+    rows_name = f"pld predict, {args.batch_rows:,} rows"
+    r_name = f"R's own predict, {args.batch_rows:,}-row matrix"
+    for clock in ("wall", "CPU"):
+        print(
+            f"  whole / R's own, {clock}: "
+            f"{ratio(batched, f'{rows_name}, {clock}', f'{r_name}, {clock}'):.2f}x; "
+            f"minus start-up: "
+            f"{ratio(batched, f'{rows_name} minus start-up, {clock}', f'{r_name}, {clock}'):.2f}x"
+        )
     print("\nGET /predict, one row (gunicorn sync workers):")
     print(f"  {'scenario':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8}")
     for name, values in remote.items():

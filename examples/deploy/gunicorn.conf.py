@@ -44,7 +44,9 @@ worker_class = "gthread"
 threads = int(os.environ.get("PLD_THREADS", "8"))
 
 # Load the config and the model once in the master, then fork: the workers start at once
-# and share the model's memory pages until they write to them.
+# and share the model's memory pages until they write to them. An R model (pld-r) starts R
+# and loads into it as it is read, so here R starts once, in the master, and every worker
+# serves its first request with R ready.
 preload_app = True
 
 # A worker whose main loop is silent this long is killed and replaced. With threads, a long
