@@ -163,7 +163,11 @@ class Fuzzer:
         self.examples = self.options.max_examples
         if self.options.total is not None and operations:
             kinds = 2 if self.options.malformed_only else 3  # (valid,) malformed, non-finite
-            self.examples = max(1, self.options.total // (kinds * len(operations)))
+            # Shared among the operations that take input: one with nothing to vary (GET /)
+            # gets its one request whatever the budget.
+            varied = sum(1 for operation in operations if _takes_input(operation))
+            shares = kinds * (varied or len(operations))
+            self.examples = max(1, self.options.total // shares)
         for operation in operations:
             label = f"{operation.method.upper()} {operation.path}"
             self.report.operations.append(label)
@@ -337,6 +341,8 @@ class Fuzzer:
         if answer.status >= 500:
             kinds.append(SERVER_ERROR)
         if not answer.is_json():
+            if answer.status < 400 and _documented_media_type(case, answer):
+                return kinds  # e.g. the service page's HTML, as /openapi.json says
             kinds.append(NOT_JSON)
             return kinds  # the schema check would only say the same again
         try:
@@ -367,6 +373,20 @@ def fuzz(base_url: str, options: FuzzOptions) -> Report:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _takes_input(operation: Operation) -> bool:
+    """Whether requests to ``operation`` can differ: it has parameters or a body."""
+    return bool(list(operation.iter_parameters())) or bool(list(operation.body))
+
+
+def _documented_media_type(case: AnyCase, answer: Answer) -> bool:
+    """Whether the operation documents ``answer``'s non-JSON content type for its status."""
+    raw = getattr(case.operation.definition, "raw", None) or {}
+    documented = (raw.get("responses") or {}).get(str(answer.status)) or {}
+    media = answer.content_type()
+    return media != "application/json" and media in (documented.get("content") or {})
+
 
 _KWARGS = {"method", "url", "headers", "params", "cookies", "json", "data", "files"}
 
