@@ -423,3 +423,13 @@ def test_the_page_shows_jobs_in_progress_with_their_progress(project):
         thread.join(30)
     page = Client(app).get("/").get_data(as_text=True)
     assert job_id not in page  # finished: no longer in progress
+
+
+def test_report_is_no_http_option(tmp_path, iris_config_text):
+    rule = "'fit_rule': {'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit', 'methods': ['POST']}"
+    (tmp_path / "config.py").write_text(iris_config_text.rstrip()[:-1] + rule + "}")
+    client = Client(create_app(load_config(str(tmp_path / "config.py"))))
+    refused = client.post("/fit", json={"report": str(tmp_path / "written.html")})
+    assert refused.status_code == 400
+    assert "unknown option(s) for fit: report" in refused.json["metadata"]["error_message"]
+    assert not (tmp_path / "written.html").exists()
