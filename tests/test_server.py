@@ -342,7 +342,7 @@ def test_fit_takes_the_cli_options_as_json_form_or_query(fitted_iris, write_iris
     assert job["progress"] == {"stage": "Writing model"}  # the last step it reached
 
     for body, message in [
-        ({"persist_if_better": 0.9}, "persist_if_better (accepted: activate, evaluate,"),
+        ({"persist_if_better": 0.9}, "persist_if_better (accepted: activate, activate_if_better,"),
         ({"persist_if_better_than": "high"}, "must be a finite number, not 'high'"),
         ({"persist_if_better_than": float("nan")}, "must be a finite number, not nan"),
         ({"evaluate": 1}, "evaluate must be true or false, not 1"),

@@ -181,3 +181,28 @@ def test_a_cancelled_in_process_job_stops_at_its_next_report():
     assert record["status"] == "cancelled" and record["cancel_requested"] is True
     with pytest.raises(JobCancelled):
         raise JobCancelled("a PldError")
+
+
+def test_a_job_store_that_is_down_leaves_alive_answering(tmp_path):
+    from werkzeug.test import Client
+
+    from pld_core import create_app
+    from pld_core.testing import free_port
+
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    path = tmp_path / "config.py"
+    path.write_text(
+        "{'dataset_loader_train': {'!': 'table', 'path': here + '/none.csv'},"
+        " 'model': {'!': 'sklearn.dummy.DummyClassifier'},"
+        " 'model_persister': {'!': 'file', 'path': here + '/model-{version}'},"
+        f" 'jobs': {{'url': {down!r}}},"
+        " 'rules': [{'!': 'url-rule', 'rule': '/fit', 'view_func': 'fit'}]}"
+    )
+    client = Client(create_app(load_config(str(path))))
+    alive = client.get("/alive")
+    assert alive.status_code == 200, alive.json
+    assert alive.json["process_metadata"]["jobs_error"].startswith("the job store cannot be read")
+    for response in (client.get("/jobs/abc"), client.delete("/jobs/abc"), client.post("/fit")):
+        assert response.status_code == 503 and response.mimetype == "application/json"
+        assert "the job store is not available" in response.json["metadata"]["error_message"]
+        assert "127.0.0.1" not in response.json["metadata"]["error_message"]

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 MAX_FINISHED_JOBS = 100
 #: Seconds between two heartbeats of a running job.
 HEARTBEAT_SECONDS = 1.0
+#: Seconds between two stored progress counts of one job (a new stage is stored at once).
+PROGRESS_SECONDS = 0.5
 #: A running job whose last heartbeat is older than this (seconds) has lost its runner.
 LOST_AFTER_SECONDS = 30.0
 #: The states of a job that has ended.
@@ -125,13 +128,19 @@ class _Running:
         self.job_id = job_id
         self.record = record
         self.cancel = threading.Event()
+        self.pushed = 0.0
 
     def report(self, progress: dict[str, Any]) -> None:
         merged = {**self.record.get("progress", {}), **progress}
         self.record["progress"] = merged
-        current = self.jobs.update(self.job_id, {"progress": merged}, only_if=("running",))
-        if current is not None and current.get("cancel_requested"):
-            self.cancel.set()
+        now = time.monotonic()
+        # A new stage is stored at once; counts (a search's fits done) at most every
+        # PROGRESS_SECONDS, so a store across the network is not written per fit.
+        if "stage" in progress or now - self.pushed >= PROGRESS_SECONDS:
+            self.pushed = now
+            current = self.jobs.update(self.job_id, {"progress": merged}, only_if=("running",))
+            if current is not None and current.get("cancel_requested"):
+                self.cancel.set()
         if self.cancel.is_set():
             stage = merged.get("stage")
             raise JobCancelled(f"cancelled{f' at {stage!r}' if stage else ''}")

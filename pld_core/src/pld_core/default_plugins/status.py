@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ from werkzeug.wrappers import Request, Response
 
 from pld_core import App, __version__, hookimpl, job_records, list_models, process_store
 from pld_core.default_plugins.tasks import app_jobs
+
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -57,9 +60,13 @@ def alive(request: Request, app: App) -> Response:
 def _process_metadata(app: App) -> dict[str, Any]:
     """This process's metadata; ``jobs`` also holds every job of a shared job store."""
     metadata: dict[str, Any] = dict(process_store.get("process_metadata", {}))
-    jobs = app_jobs(app)
-    if jobs.shared:  # this process's own jobs (``update-model-cache``) and everyone's
-        metadata["jobs"] = {**metadata.get("jobs", {}), **job_records(jobs)}
+    try:
+        jobs = app_jobs(app)
+        if jobs.shared:  # this process's own jobs (``update-model-cache``) and everyone's
+            metadata["jobs"] = {**metadata.get("jobs", {}), **job_records(jobs)}
+    except Exception as exc:  # health must answer while the job store is down
+        logger.warning("/alive: the job store cannot be read", exc_info=exc)
+        metadata["jobs_error"] = f"the job store cannot be read ({type(exc).__name__})"
     return metadata
 
 

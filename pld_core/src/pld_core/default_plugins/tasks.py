@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 import threading
 import weakref
@@ -37,6 +38,8 @@ from pld_core import (
     process_store,
     run_job,
 )
+
+logger = logging.getLogger(__name__)
 
 _JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
@@ -108,7 +111,12 @@ def task_view(task: Task) -> Callable[[Request, App], Response]:
         def job() -> Any:
             return task.run(config, **options)
 
-        _thread, job_id = run_job(process_store, task.name, job, params=options, jobs=app_jobs(app))
+        try:
+            jobs = app_jobs(app)
+            _thread, job_id = run_job(process_store, task.name, job, params=options, jobs=jobs)
+        except Exception as exc:  # the job store is down: nothing was started
+            logger.error("the %s job could not be recorded", task.name, exc_info=exc)
+            return app.error(503, f"the job store is not available ({type(exc).__name__})")
         return app.json({"job_id": job_id})
 
     return start
@@ -138,13 +146,17 @@ def _ask_job_store(config: Config) -> JobStore:
 def job_view(request: Request, app: App) -> Response:
     """``GET /jobs/<id>``: the job's record; ``DELETE``: ask it to stop."""
     job_id = request.path.rstrip("/").rsplit("/", 1)[-1]
-    jobs = app_jobs(app)
-    if request.method == "DELETE":
-        record = cancel_job(jobs, job_id)
-        if record is not None and record.get("status") != "running":
-            return app.error(409, f"job {job_id} has ended ({record.get('status')})")
-    else:
-        record = job_record(jobs, job_id)
+    try:
+        jobs = app_jobs(app)
+        if request.method == "DELETE":
+            record = cancel_job(jobs, job_id)
+        else:
+            record = job_record(jobs, job_id)
+    except Exception as exc:  # its text may quote SQL or a URL: the log has it
+        logger.error("the job store failed for job %s", job_id, exc_info=exc)
+        return app.error(503, f"the job store is not available ({type(exc).__name__})")
+    if request.method == "DELETE" and record is not None and record.get("status") != "running":
+        return app.error(409, f"job {job_id} has ended ({record.get('status')})")
     if record is None:
         return app.error(404, f"no job {job_id!r}")
     return app.json({"job_id": job_id, **record})
