@@ -256,13 +256,13 @@ def _schema(meta: dict[str, Any]) -> str:
 def _jobs(app: App) -> str:
     """Running jobs: this process's, and every worker's when the job store is shared."""
     jobs = dict((process_store.get("process_metadata") or {}).get("jobs") or {})
-    shared = app_jobs(app)
-    if shared.shared:
-        try:
+    try:
+        shared = app_jobs(app)
+        if shared.shared:
             jobs.update(job_records(shared))
-        except Exception as exc:  # the job store is down: say so, show the rest
-            warning = f'<p class="warn">{_e(exc)}</p>'
-            return f'<section id="jobs"><h2>Jobs in progress</h2>{warning}</section>'
+    except Exception as exc:  # the job store is down: say so, show the rest of the page
+        warning = f'<p class="warn">job store: {_e(exc)}</p>'
+        return f'<section id="jobs"><h2>Jobs in progress</h2>{warning}</section>'
     running = {k: j for k, j in jobs.items() if j.get("status") == "running"}
     if not running:
         return '<section id="jobs"><h2>Jobs in progress</h2><p>None.</p></section>'
