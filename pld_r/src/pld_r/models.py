@@ -2,8 +2,9 @@
 
 Every parameter is an explicit ``__init__`` argument (extra R training arguments go in the
 ``fit_kwargs`` dict), so ``get_params``, ``clone`` and grid search work. A fitted model
-pickles through R's own ``serialize()``; the script is sourced again lazily where it is
-unpickled, so any persister can store it and another process can serve it.
+pickles through R's own ``serialize()``; where it is unpickled it is loaded into R at once
+(R started, script sourced), so any persister can store it and another process can serve it
+without a request paying for R's start.
 """
 
 from __future__ import annotations
