@@ -136,7 +136,9 @@ def test_a_job_whose_worker_is_killed_is_marked_lost(gunicorn):
     job_id = started["job_id"]
     running = _wait(base, job_id, lambda r: r.get("progress", {}).get("stage") == "Fitting model")
     os.kill(running["pid"], signal.SIGKILL)
+    killed = time.monotonic()
     lost = _wait(base, job_id, lambda r: r["status"] != "running", timeout=60)
+    print(f"worker killed: job reported lost after {time.monotonic() - killed:.2f} s")
     assert lost["status"] == "lost", lost
     assert f"process {running['pid']}" in lost["info"] and "has ended" in lost["info"]
     status, record = http_json(f"{base}/jobs/{job_id}")
