@@ -224,7 +224,20 @@ class _CappedBody:
         self._left = limit + 1  # the byte that proves the body too long
 
     def read(self, size: int | None = -1) -> bytes:
-        return self._counted(self._stream.read(self._allowed(size)))
+        wanted = self._allowed(size)
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            return self._counted(self._stream.read(wanted))
+        # Werkzeug's dev server dechunks in readinto and miscounts a chunk cut short; a view
+        # of a buffer of our own turns that into an error instead of a crash in read().
+        buffer = bytearray(wanted)
+        try:
+            got = readinto(memoryview(buffer))
+        except ValueError as exc:
+            raise OSError(f"the chunked body is malformed: {exc}") from None
+        if got is None or not 0 <= got <= wanted:
+            raise OSError("the chunked body is malformed")
+        return self._counted(bytes(buffer[:got]))
 
     def readline(self, size: int | None = -1) -> bytes:
         return self._counted(self._stream.readline(self._allowed(size)))
