@@ -55,7 +55,7 @@ def test_pld_plugins_lists_every_installed_distribution():
     } <= set(found["pld_plugins.dataset"]["components"])
     assert "palladium.persistence.Rest" in found["pld_plugins.persistence"]["components"]
     assert found["pld_plugins.scoring"]["hooks"] == ["pld_make_scorer"]
-    assert found["pld_core.default_plugins.training"]["tasks"] == ["fit", "test"]
+    assert found["pld_core.default_plugins.training"]["tasks"] == ["fit", "rollback", "test"]
     assert found["pld_plugins.grid_search"]["tasks"] == ["grid-search"]
     assert example["tasks"] == []
     assert {"pld_r", "pld_julia", "pld_core.hook_defaults", *DEFAULT_PLUGINS} <= set(found)
