@@ -37,6 +37,7 @@ from pld_core.integrity import (
     SIGNING_KEY_VARIABLE,
     ModelIntegrityError,
     StoredModel,
+    json_default,
     require_verified,
     signing_key,
 )
@@ -153,6 +154,7 @@ __all__ = [
     "import_dotted",
     "initialize_config",
     "input_schema",
+    "json_default",
     "json_response",
     "job_record",
     "job_records",

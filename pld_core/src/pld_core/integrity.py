@@ -334,8 +334,11 @@ def restored_on_failure(model: Any) -> Iterator[None]:
         raise
 
 
-def _json_default(value: Any) -> Any:
-    """numpy scalars and arrays, datetimes and sets as JSON; anything else as ``str``."""
+def json_default(value: Any) -> Any:
+    """numpy scalars and arrays, datetimes and sets as JSON; anything else as ``str``.
+
+    The ``default`` for :func:`json.dumps` of model metadata, here and in stores that keep it.
+    """
     for method in ("isoformat", "tolist", "item"):
         convert = getattr(value, method, None)
         if callable(convert):
@@ -350,5 +353,5 @@ def _json_default(value: Any) -> Any:
 
 def _jsonable(value: Any) -> dict[str, Any]:
     """``value`` as it reads back from JSON: what a store can keep as a JSON object."""
-    result: dict[str, Any] = json.loads(json.dumps(value, default=_json_default))
+    result: dict[str, Any] = json.loads(json.dumps(value, default=json_default))
     return result

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from pld_core import SIGNING_KEY_VARIABLE, ModelIntegrityError, to_version
+from pld_core import SIGNING_KEY_VARIABLE, ModelIntegrityError, json_default, to_version
 
 __all__ = ["SIGNING_KEY_VARIABLE", "ModelIntegrityError"]
 
@@ -39,22 +39,8 @@ def no_active_model(where: str) -> LookupError:
     return LookupError(f"No active model in {where}")
 
 
-def _json_default(value: Any) -> Any:
-    """Make numpy scalars and arrays, datetimes and sets JSON-able; anything else as ``str``."""
-    for method in ("isoformat", "tolist", "item"):
-        convert = getattr(value, method, None)
-        if callable(convert):
-            try:
-                return convert()
-            except (TypeError, ValueError):
-                continue
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=repr)
-    return str(value)
-
-
 def to_json(value: Any, *, indent: int | None = None) -> str:
-    return json.dumps(value, default=_json_default, indent=indent)
+    return json.dumps(value, default=json_default, indent=indent)
 
 
 def jsonable(value: Any) -> Any:
