@@ -34,6 +34,8 @@ class Option:
     :param default: the value when the option is not given (``None``: not set).
     :param help: one line for ``--help`` and the docs.
     :param flags: the command-line spellings; default ``--name-with-dashes``.
+    :param hidden_flags: older spellings still accepted on the command line but not shown by
+        ``--help``, so each idea has one visible name (``--persist-if-better-than``).
     :param negates: the flag switches a ``bool`` that defaults to ``True`` off (``--no-save``).
     :param metavar: the placeholder ``--help`` shows for a value.
     :param http: ``False`` for options that only make sense on the caller's machine, such as
@@ -47,6 +49,7 @@ class Option:
     default: Any = None
     help: str = ""
     flags: tuple[str, ...] = ()
+    hidden_flags: tuple[str, ...] = ()
     negates: bool = False
     metavar: str | None = None
     http: bool = True

@@ -100,7 +100,7 @@ def rollback(config: Config) -> RollbackResult:
         raise PldError(
             f"version {previous}, active before {current}, is no longer in the store"
         ) from None
-    logger.info("Rolled back from version %s to version %s", current, previous)
+    logger.debug("Rolled back from version %s to version %s", current, previous)
     return RollbackResult(rolled_back_from=current, active=int(previous))
 
 

@@ -83,7 +83,6 @@ def admin_group() -> None:
 def activate_command(version: int) -> None:
     """Make VERSION the active model."""
     command_config()["model_persister"].activate(version)
-    logger.info("Activated model with version %s", version)
     click.echo(f"Activated model with version {version}.")
 
 
@@ -93,7 +92,6 @@ def activate_command(version: int) -> None:
 def delete_command(version: int) -> None:
     """Delete VERSION and everything stored for it."""
     command_config()["model_persister"].delete(version)
-    logger.info("Deleted model with version %s", version)
     click.echo(f"Deleted model with version {version}.")
 
 
@@ -120,7 +118,6 @@ def sign_command(version: int, activate: bool | None) -> None:
         )
     was_active = store.list_properties().get("active-model") == str(version)
     signed = store.sign(version)
-    logger.info("Signed model version %s as version %s", version, signed)
     click.echo(f"Signed model version {version} as version {signed}.")
     if activate or (activate is None and was_active):
         store.activate(signed)
@@ -164,15 +161,19 @@ def export(config: Config, version: int | None = None, activate: bool = True) ->
 @click.command("export")
 @common_options
 @click.option(
-    "--version",
+    "--model-version",
     "model_version",
     type=VERSION,
     metavar="VERSION",
     help="The version to export. Default: the active one.",
 )
+# The spelling of pld 0.1, hidden: --model-version is the one name, as for pld test and predict.
+@click.option("--version", "version_alias", type=VERSION, hidden=True)
 @click.option("--no-activate", is_flag=True, help="Do not activate the exported copy.")
-def export_command(model_version: int | None, no_activate: bool) -> None:
+def export_command(model_version: int | None, version_alias: int | None, no_activate: bool) -> None:
     """Copy a model version from model_persister to model_persister_export."""
+    if model_version is None:
+        model_version = version_alias
     source, target = export(command_config(), model_version, activate=not no_activate)
     click.echo(f"Exported model version {source} as version {target}.")
     if not no_activate:

@@ -52,6 +52,7 @@ def task_command(task: Task) -> click.Command:
     """
 
     def callback(**values: Any) -> None:
+        _take_hidden_spellings(task, values)
         options = task.options_from_cli(values)
         config = command_config()
         with contextlib.redirect_stdout(sys.stderr):
@@ -61,12 +62,33 @@ def task_command(task: Task) -> click.Command:
 
     decorated: Callable[..., Any] = callback
     for option in reversed(task.options):  # decorators apply bottom-up: keep the declared order
+        if option.hidden_flags:
+            decorated = _click_option(option, hidden=True)(decorated)
         decorated = _click_option(option)(decorated)
     return click.command(task.name, help=task.help)(common_options(decorated))
 
 
-def _click_option(option: Option) -> Callable[[Any], Any]:
-    declarations = (*option.cli_flags, option.name)
+def _hidden_name(option: Option) -> str:
+    return f"{option.name}__hidden_spelling"
+
+
+def _take_hidden_spellings(task: Task, values: dict[str, Any]) -> None:
+    """An option given under a hidden spelling counts as given under its visible one."""
+    ctx = click.get_current_context()
+    for option in task.options:
+        name = _hidden_name(option)
+        if name in values:
+            value = values.pop(name)
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                values[option.name] = value
+
+
+def _click_option(option: Option, hidden: bool = False) -> Callable[[Any], Any]:
+    """The Click option for ``option``; ``hidden``: the one for its ``hidden_flags``."""
+    if hidden:
+        declarations = (*option.hidden_flags, _hidden_name(option))
+    else:
+        declarations = (*option.cli_flags, option.name)
     if option.kind is bool:
         return click.option(
             *declarations,
@@ -74,6 +96,7 @@ def _click_option(option: Option) -> Callable[[Any], Any]:
             flag_value=not option.negates,
             default=bool(option.default),
             help=option.help,
+            hidden=hidden,
         )
     return click.option(
         *declarations,
@@ -81,6 +104,7 @@ def _click_option(option: Option) -> Callable[[Any], Any]:
         default=option.default,
         metavar=option.metavar,
         help=option.help,
+        hidden=hidden,
     )
 
 

@@ -160,7 +160,7 @@ def _fit(
         if activate_if_better and persist and activate:
             result.rollout = compare_with_active(config, test_scores, X_test, y_test, margin)
             annotate(model, {ROLLOUT: result.rollout})
-            logger.info("Rollout: %s (%s)", result.rollout["decision"], result.rollout["reason"])
+            logger.debug("Rollout: %s (%s)", result.rollout["decision"], result.rollout["reason"])
         if reporter is not None and report:  # written once the version is stored, below
             result.report = report
             test_data = (X_test, y_test)
@@ -173,7 +173,7 @@ def _fit(
             result.skipped_reason = (
                 f"not persisting: test score {test_score:.4f} < {persist_if_better_than}"
             )
-            logger.info(result.skipped_reason)
+            logger.debug(result.skipped_reason)
             return _with_report(config, result, reporter, test_data)
     # The activation history: the version this one would replace (``pld rollback``).
     annotate(model, {PREVIOUS_ACTIVE: active_version(config["model_persister"])})
@@ -217,7 +217,7 @@ def _reporter(config: Config, needs: str) -> Any:
 
 def _record_scores(model: Any, result: FitResult, split: str, scores: dict[str, float]) -> None:
     for name, value in scores.items():
-        logger.info("%s %s: %.6f", split.capitalize(), name, value)
+        logger.debug("%s %s: %.6f", split.capitalize(), name, value)
         result.scores[f"{split}_{name}"] = value
     # Palladium's keys hold the first scorer; every scorer is kept under its own name too.
     annotate(model, {f"score_{split}": next(iter(scores.values())), f"scores_{split}": scores})
@@ -268,7 +268,8 @@ FIT_TASK = Task(
         Option(
             "persist_if_better_than",
             kind=float,
-            flags=("--save-if-better-than", "--persist-if-better-than"),
+            flags=("--save-if-better-than",),  # Palladium's spelling
+            hidden_flags=("--persist-if-better-than",),
             metavar="SCORE",
             help="Persist only if the test score is at least SCORE (implies --evaluate).",
         ),
