@@ -11,8 +11,9 @@ from typing import Any
 
 from pld_core.hookspecs import hookimpl
 from pld_core.interfaces import DatasetLoader, ModelPersister
-from pld_core.jobs import InProcessJobs, JobStore
+from pld_core.jobs import InProcessJobs, JobStore, run_job
 from pld_core.process_state import process_store
+from pld_core.tasks import Task
 
 PLUGIN_NAME = "pld_core.hook_defaults"
 
@@ -53,3 +54,12 @@ def pld_make_scorer(scoring: Any) -> Callable[[Any, Any, Any], float] | None:
 @hookimpl(trylast=True)
 def pld_job_store(config: Any) -> JobStore:
     return InProcessJobs(process_store)
+
+
+@hookimpl(trylast=True)
+def pld_run_job(config: Any, task: Task, options: dict[str, Any], jobs: JobStore) -> str:
+    def job() -> Any:
+        return task.run(config, **options)
+
+    _thread, job_id = run_job(process_store, task.name, job, params=options, jobs=jobs)
+    return job_id

@@ -270,3 +270,24 @@ def pld_job_store(config: Any) -> JobStore | None:
     :param config: The application's configuration (its ``jobs`` entry, its store).
     :return: A :class:`pld_core.jobs.JobStore`, or ``None`` to let the next plugin answer.
     """
+
+
+@hookspec(firstresult=True)
+def pld_run_job(config: Any, task: Task, options: dict[str, Any], jobs: JobStore) -> str | None:
+    """Start ``task`` as a background job for a request to its endpoint; return the job's id.
+
+    Called by every task endpoint (``/fit``, ``/grid-search``...) once the request's options
+    are checked. The kernel's fallback runs ``task.run(config, **options)`` in a thread of
+    the web worker that took the request (:func:`pld_core.run_job`). pld-plugins answers
+    when the ``jobs`` entry names a dask scheduler: the job runs on the cluster and the web
+    worker only submits it. A runner adds the record with :func:`pld_core.new_job` and runs
+    the job under :func:`pld_core.execute_job` wherever it runs, so heartbeat, progress,
+    cancel and ``lost`` work as for a thread. A :class:`pld_core.PldError` it raises is
+    answered as 503 with its message (nothing was started).
+
+    :param config: The application's configuration (its ``jobs`` entry, its files).
+    :param task: The task to run (:class:`pld_core.Task`; ``task.name`` names the job).
+    :param options: The request's checked task options, as ``task.run`` takes them.
+    :param jobs: The application's job store (the ``pld_job_store`` hook's answer).
+    :return: The new job's id, or ``None`` to let the next plugin start it.
+    """

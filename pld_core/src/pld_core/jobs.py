@@ -187,8 +187,30 @@ def run_job(
     ``params`` are shown in the job record (only plain options: ``/alive`` is public).
     """
     jobs = jobs if jobs is not None else InProcessJobs(store)
-    job_id = str(uuid.uuid4())
     thread_name = f"pld-job-{name}"
+    record = new_job(jobs, name, params, thread=thread_name)
+    thread = threading.Thread(
+        target=execute_job, args=(jobs, record, func, heartbeat), name=thread_name, daemon=False
+    )
+    thread.start()
+    return thread, record["id"]
+
+
+def new_job(
+    jobs: JobStore,
+    name: str,
+    params: dict[str, Any] | None = None,
+    *,
+    thread: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Add a running job's record to ``jobs`` (this process as its runner); return the record.
+
+    A runner that starts the job elsewhere (another process or machine) adds it here first,
+    then the process that runs it takes it over with :func:`execute_job`. ``fields`` are
+    more entries of the record (where the job was sent).
+    """
+    job_id = str(uuid.uuid4())
     record: dict[str, Any] = {
         "id": job_id,
         "func": name,
@@ -197,9 +219,27 @@ def run_job(
         "params": dict(params or {}),
         "host": HOST,
         "pid": os.getpid(),
-        "thread": thread_name,
+        "thread": thread or threading.current_thread().name,
         "heartbeat": _now(),
+        **fields,
     }
+    jobs.add(job_id, record)
+    return record
+
+
+def execute_job(
+    jobs: JobStore,
+    record: dict[str, Any],
+    func: Callable[[], Any],
+    heartbeat: float = HEARTBEAT_SECONDS,
+) -> None:
+    """Run ``func()`` in this thread as the running job ``record`` of ``jobs``, to its end.
+
+    Beats the heartbeat, lets ``func`` report progress (:func:`progress_reporter`), stops it
+    at a cancel request and stores how it ended. Used by :func:`run_job` and by runners
+    that run a job another process added (:func:`new_job`), e.g. on a dask worker.
+    """
+    job_id, name = str(record["id"]), str(record.get("func"))
     running = _Running(jobs, job_id, record)
     done = threading.Event()
 
@@ -213,30 +253,28 @@ def run_job(
             if current is not None and current.get("cancel_requested"):
                 running.cancel.set()
 
-    def work() -> None:
-        _running.set(running)
-        try:
-            result = func()
-        except JobCancelled as exc:
-            logger.info("job %s (%s) %s", job_id, name, exc)
-            end = {"status": "cancelled", "info": str(exc)}
-        except Exception as exc:
-            logger.exception("job %s (%s) failed", job_id, name)
-            end = {"status": "error", "info": f"{type(exc).__name__}: {exc}"}
-        else:
-            end = {"status": "finished", "info": _describe(result)}
-        done.set()
-        end["finished"] = _now()
-        try:
-            jobs.update(job_id, end)
-        except Exception:
-            logger.exception("job %s (%s): its end could not be stored: %s", job_id, name, end)
-
-    jobs.add(job_id, record)
-    thread = threading.Thread(target=work, name=thread_name, daemon=False)
-    thread.start()
-    threading.Thread(target=beat, name=f"{thread_name}-heartbeat", daemon=True).start()
-    return thread, job_id
+    threading.Thread(
+        target=beat, name=f"{threading.current_thread().name}-heartbeat", daemon=True
+    ).start()
+    token = _running.set(running)
+    try:
+        result = func()
+    except JobCancelled as exc:
+        logger.info("job %s (%s) %s", job_id, name, exc)
+        end = {"status": "cancelled", "info": str(exc)}
+    except Exception as exc:
+        logger.exception("job %s (%s) failed", job_id, name)
+        end = {"status": "error", "info": f"{type(exc).__name__}: {exc}"}
+    else:
+        end = {"status": "finished", "info": _describe(result)}
+    finally:
+        _running.reset(token)
+    done.set()
+    end["finished"] = _now()
+    try:
+        jobs.update(job_id, end)
+    except Exception:
+        logger.exception("job %s (%s): its end could not be stored: %s", job_id, name, end)
 
 
 def cancel_job(jobs: JobStore, job_id: str) -> dict[str, Any] | None:

@@ -29,6 +29,7 @@ from pld_core import (
     JobStore,
     Option,
     OptionError,
+    PldError,
     Task,
     cancel_job,
     command_config,
@@ -130,20 +131,33 @@ def task_view(task: Task) -> Callable[[Request, App], Response]:
             options = task.options_from_request(request_options(request))
         except OptionError as exc:
             return app.error(400, f"BadRequest: {exc}")
-        config = app.config
-
-        def job() -> Any:
-            return task.run(config, **options)
-
         try:
             jobs = app_jobs(app)
-            _thread, job_id = run_job(process_store, task.name, job, params=options, jobs=jobs)
+            try:
+                job_id = start_job(app.config, task, options, jobs)
+            except PldError as exc:  # the runner cannot start it (a scheduler out of reach)
+                logger.error("the %s job could not be started: %s", task.name, exc)
+                return app.error(503, str(exc))
         except Exception as exc:  # the job store is down: nothing was started
             logger.error("the %s job could not be recorded", task.name, exc_info=exc)
             return app.error(503, f"the job store is not available ({type(exc).__name__})")
         return app.json({"job_id": job_id})
 
     return start
+
+
+def start_job(config: Config, task: Task, options: dict[str, Any], jobs: JobStore) -> str:
+    """The ``pld_run_job`` hook's answer: a thread here by default, or a plugin's runner."""
+    if config.plugins is None:  # a config built by hand: a thread of this process
+
+        def job() -> Any:
+            return task.run(config, **options)
+
+        return run_job(process_store, task.name, job, params=options, jobs=jobs)[1]
+    job_id: str = config.plugins.hook.pld_run_job(
+        config=config, task=task, options=options, jobs=jobs
+    )
+    return job_id
 
 
 _job_stores: weakref.WeakKeyDictionary[App, JobStore] = weakref.WeakKeyDictionary()

@@ -2,11 +2,9 @@
 
 The ``backend`` value of the ``grid_search`` entry picks one of these:
 
-- ``{'scheduler': '127.0.0.1:8786'}``: an existing dask.distributed scheduler;
-- ``{'scheduler_file': 'scheduler.json'}``: the same, found through ``dask scheduler
-  --scheduler-file``;
-- ``{'local_cluster': {'n_workers': 2, 'threads_per_worker': 1}}``: a throw-away
-  ``LocalCluster`` on 127.0.0.1 for this run;
+- a dict naming a dask.distributed cluster, read by :mod:`pld_plugins.dask_cluster` (as the
+  ``jobs`` entry is): ``{'scheduler': '127.0.0.1:8786'}``, ``{'scheduler_file': ...}`` or
+  ``{'local_cluster': {...}}`` (a throw-away ``LocalCluster`` for this run);
 - a joblib backend name (``'loky'``, ``'threading'``, ``'dask'`` for an already created
   default ``Client``...).
 
@@ -22,11 +20,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from pld_core import ConfigError, PldError
-
-DEFAULT_CONNECT_TIMEOUT = "5s"
-_DASK_KEYS = ("scheduler", "scheduler_file", "local_cluster")
-_OPTION_KEYS = ("connect_timeout",)
+from pld_core import ConfigError
+from pld_plugins.dask_cluster import check_cluster, cluster_client, missing_distributed
 
 
 def check_backend(backend: Any, key: str, path: str | None = None) -> None:
@@ -40,21 +35,7 @@ def check_backend(backend: Any, key: str, path: str | None = None) -> None:
             path=path,
             key=key,
         )
-    chosen = [name for name in _DASK_KEYS if name in backend]
-    if len(chosen) != 1:
-        raise ConfigError(
-            "needs exactly one of 'scheduler', 'scheduler_file' or 'local_cluster'",
-            path=path,
-            key=key,
-        )
-    unknown = sorted(set(backend) - set(_DASK_KEYS) - set(_OPTION_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(map(repr, unknown))}", path=path, key=key)
-    cluster = backend.get("local_cluster")
-    if cluster is not None and not isinstance(cluster, dict):
-        raise ConfigError(
-            "'local_cluster' must be a dict of LocalCluster arguments", path=path, key=key
-        )
+    check_cluster(backend, key, path)
 
 
 @contextlib.contextmanager
@@ -91,7 +72,7 @@ def parallel_backend(
             yield None
         return
     with (
-        _dask_client(backend, key, path) as client,
+        cluster_client(backend, key, path) as client,
         joblib.parallel_config(backend=sequential_inside_dask(client), n_jobs=-1),
     ):
         yield client
@@ -135,7 +116,7 @@ def _default_client(key: str, path: str | None) -> Any:
     try:
         from distributed import get_client
     except ImportError as exc:
-        raise _missing_distributed(exc, key, path) from None
+        raise missing_distributed(exc, key, path) from None
     try:
         return get_client()
     except ValueError:
@@ -146,54 +127,3 @@ def _default_client(key: str, path: str | None) -> Any:
             path=path,
             key=key,
         ) from None
-
-
-@contextlib.contextmanager
-def _dask_client(spec: dict[str, Any], key: str, path: str | None) -> Iterator[Any]:
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:
-        raise _missing_distributed(exc, key, path) from None
-    timeout = spec.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-    with contextlib.ExitStack() as stack:
-        if "local_cluster" in spec:
-            options = dict(spec["local_cluster"] or {})
-            if options.get("processes", True):  # in-process clusters talk without sockets
-                options.setdefault("host", "127.0.0.1")
-            # None would still serve the scheduler's HTTP routes on :8787, clashing with others
-            options.setdefault("dashboard_address", "127.0.0.1:0")
-            try:
-                cluster = stack.enter_context(LocalCluster(**options))
-            except TypeError as exc:
-                raise ConfigError(
-                    f"bad LocalCluster arguments: {exc}", path=path, key=key
-                ) from None
-            except (OSError, RuntimeError) as exc:
-                raise PldError(f"cannot start the local dask cluster: {_first_line(exc)}") from None
-            client = stack.enter_context(Client(cluster, timeout=timeout, set_as_default=False))
-        else:
-            where = spec.get("scheduler") or spec["scheduler_file"]
-            address = {"address": spec["scheduler"]} if "scheduler" in spec else {}
-            scheduler_file = {"scheduler_file": spec["scheduler_file"]} if not address else {}
-            try:
-                client = Client(**address, **scheduler_file, timeout=timeout, set_as_default=False)
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise PldError(
-                    f"cannot reach the dask scheduler {where} (within {timeout}): "
-                    f"{_first_line(exc)}"
-                ) from None
-            stack.enter_context(client)
-        yield client
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _missing_distributed(exc: ImportError, key: str, path: str | None) -> ConfigError:
-    return ConfigError(
-        f'a dask backend needs dask.distributed (pip install "pld-plugins[dask]"): {exc}',
-        path=path,
-        key=key,
-    )

@@ -4,7 +4,8 @@ The ``jobs`` entry's ``url`` when the config has one; else the model store's own
 the store is a ``database`` persister (its engine, a ``pld_jobs`` table beside the model
 tables); else an SQLite file ``pld-jobs.sqlite`` beside the first config file, made when the
 first job starts (until then ``/alive`` reads nothing and imports nothing).
-``jobs: {'store': 'process'}`` keeps the records in each worker, as Palladium did.
+``jobs: {'store': 'process'}`` keeps the records in each worker, as Palladium did. The
+entry may also name a dask cluster to run the jobs on (``pld_plugins.dask_jobs`` reads it).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pld_core import Config, ConfigError, JobStore
+from pld_plugins.dask_cluster import CLUSTER_KEYS, OPTION_KEYS
 
 __all__ = ["FileJobs", "job_store_for"]
 
 DEFAULT_FILE = "pld-jobs.sqlite"
-_SETTINGS = {"url", "store", "table"}
+STORE_SETTINGS = {"url", "store", "table"}
 _DATABASE_MODULE = "pld_plugins.persistence.database"
 
 _stores: dict[str, JobStore] = {}
@@ -35,7 +37,7 @@ def job_store_for(config: Config) -> JobStore | None:
         raise config.error(
             f"'jobs' must be a dict such as {{'url': ...}}, not {settings!r}", "jobs"
         )
-    unknown = set(settings) - _SETTINGS
+    unknown = set(settings) - STORE_SETTINGS - set(CLUSTER_KEYS) - set(OPTION_KEYS)
     if unknown:
         raise config.error(f"'jobs' has unknown settings: {', '.join(sorted(unknown))}", "jobs")
     if settings.get("store") == "process":
