@@ -1,26 +1,31 @@
-"""Batch prediction benchmark: ``pld predict`` on a large CSV vs a hand-written pandas script.
+"""Batch prediction benchmark: ``pld predict`` vs hand-written pandas scripts, and its memory.
 
-Fits the iris example (LogisticRegression) into a temporary folder, writes ROWS samples as
-CSV, then times, as whole processes (interpreter start and model load included):
+Fits the iris example (LogisticRegression) into a temporary folder, writes ROWS samples as CSV,
+Parquet and JSON lines, then runs, as whole processes (interpreter start, imports and model
+load included, as a user pays them):
 
-- ``pld predict -i samples.csv -o out.csv`` (input columns kept, batches of --batch-size),
-- the same with ``--predictions-only``, and with JSON lines in and out,
-- the baseline: ``pandas.read_csv`` → ``model.predict`` on the whole frame → ``to_csv``, the
-  script a user would write by hand, with the same model read from the same store.
+- ``pld predict`` CSV → CSV, Parquet → Parquet, JSON lines → JSON lines (input columns kept),
+  and a 1-row CSV (start-up alone);
+- the baselines a user would write by hand: ``pandas.read_csv`` → ``model.predict`` on the
+  whole frame → ``to_csv``, and the same with ``read_parquet``/``to_parquet``, with the same
+  model read from the same store.
 
-Also times a 1-row ``pld predict`` to separate start-up from per-row cost. Reports the median
-of --runs runs of each, rows per second, and pld's time over the baseline's.
+Runs are interleaved (A, B, A, B, ...) so drifting machine load hits every case alike. For each
+case it reports the median wall time and the median CPU time (user + system of the process,
+from ``wait4``: less sensitive to other load on the machine than wall time), and the
+baseline's time over pld's ("1.5x" = pld takes two thirds of the baseline's time).
 
-    python bench/batch_predict.py [--rows 200000] [--runs 3] [--batch-size 1000]
+``--memory`` then runs ``pld predict`` CSV → CSV and Parquet → Parquet on files of 1x, 10x and
+100x ``--memory-rows`` rows and prints each process's peak RSS: with chunked reading it stays
+flat as the file grows (a chunk is 1 MiB of CSV, or --batch-size rows of Parquet).
+
+    python bench/batch_predict.py [--rows 200000] [--runs 5] [--memory] [--memory-rows 50000]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -28,6 +33,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy
+import pyarrow
+import pyarrow.csv
+import pyarrow.parquet
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
@@ -39,125 +49,156 @@ import sys
 import pandas
 from pld_core import load_config
 model = load_config("config.py,quiet.py", __mode__="fit")["model_persister"].read()
-frame = pandas.read_csv(sys.argv[1])
+frame = pandas.{read}(sys.argv[1])
 frame["prediction"] = model.predict(frame[{fields!r}].to_numpy(dtype=float))
-frame.to_csv(sys.argv[2], index=False)
+frame.{write}(sys.argv[2], index=False)
 """
 
 
-def prepare(folder: Path, rows: int) -> None:
-    """The iris example fitted in ``folder``, plus samples.csv/.jsonl and a 1-row file."""
+def prepare(folder: Path) -> None:
+    """The iris example fitted in ``folder``, and the baseline scripts."""
     for name in ("config.py", "iris.data"):
         shutil.copy(REPO / "examples" / "iris" / name, folder / name)
     (folder / "quiet.py").write_text(QUIET)
     run(folder, [pld_script(), "fit"], check=True)
-    rng = random.Random(0)
-    with (folder / "iris.data").open() as handle:
-        base = [line.strip().split(",")[:4] for line in handle if line.strip()]
-    samples = [
-        {
-            name: f"{float(value) + rng.uniform(-0.2, 0.2):.2f}"
-            for name, value in zip(FIELDS, row, strict=True)
-        }
-        for row in (rng.choice(base) for _ in range(rows))
-    ]
-    with (folder / "samples.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        writer.writerows(samples)
-    with (folder / "samples.jsonl").open("w") as handle:
-        for sample in samples:
-            handle.write(json.dumps({k: float(v) for k, v in sample.items()}) + "\n")
-    with (folder / "one.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, FIELDS)
-        writer.writeheader()
-        writer.writerow(samples[0])
-    (folder / "baseline.py").write_text(BASELINE.format(fields=FIELDS))
+    (folder / "baseline_csv.py").write_text(
+        BASELINE.format(read="read_csv", write="to_csv", fields=FIELDS)
+    )
+    (folder / "baseline_parquet.py").write_text(
+        BASELINE.format(read="read_parquet", write="to_parquet", fields=FIELDS)
+    )
+
+
+def write_samples(folder: Path, rows: int, name: str, formats: tuple[str, ...]) -> None:
+    """``rows`` iris-like samples (measurements of the 150 flowers, jittered) as ``name.<fmt>``."""
+    base = numpy.loadtxt(folder / "iris.data", delimiter=",", usecols=range(4))
+    rng = numpy.random.default_rng(0)
+    values = base[rng.integers(0, len(base), rows)] + rng.uniform(-0.2, 0.2, (rows, 4))
+    table = pyarrow.table(dict(zip(FIELDS, values.round(2).T, strict=True)))
+    if "csv" in formats:
+        pyarrow.csv.write_csv(table, folder / f"{name}.csv")
+    if "parquet" in formats:
+        pyarrow.parquet.write_table(table, folder / f"{name}.parquet")
+    if "jsonl" in formats:
+        with (folder / f"{name}.jsonl").open("w") as handle:
+            for record in table.to_pylist():
+                handle.write("{" + ", ".join(f'"{k}": {v}' for k, v in record.items()) + "}\n")
 
 
 def pld_script() -> str:
     return str(Path(sys.executable).parent / "pld")
 
 
-def run(folder: Path, command: list[str], check: bool = False) -> float:
-    """Seconds the command took."""
+def run(folder: Path, command: list[str], check: bool = False) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (KiB) of the command's process."""
     env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
     env["PLD_CONFIG"] = "config.py,quiet.py"
     start = time.perf_counter()
-    subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    process = subprocess.Popen(
+        command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if check and process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{errors.decode()}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def compare(folder: Path, rows: int, runs: int, batch_size: int) -> None:
+    write_samples(folder, rows, "samples", ("csv", "parquet", "jsonl"))
+    write_samples(folder, 1, "one", ("csv",))
+    size = ["--batch-size", str(batch_size)]
+    pld = [pld_script(), "predict", *size, "-i"]
+    cases = {
+        "pandas script csv -> csv": [sys.executable, "baseline_csv.py", "samples.csv", "b.csv"],
+        "pld predict csv -> csv": [*pld, "samples.csv", "-o", "p.csv"],
+        "pandas script parquet -> parquet": [
+            sys.executable,
+            "baseline_parquet.py",
+            "samples.parquet",
+            "b.parquet",
+        ],
+        "pld predict parquet -> parquet": [*pld, "samples.parquet", "-o", "p.parquet"],
+        "pld predict jsonl -> jsonl": [*pld, "samples.jsonl", "-o", "p.jsonl"],
+        "pld predict, 1 row (start-up)": [*pld, "one.csv", "-o", "one-out.csv"],
+    }
+    for command in cases.values():  # warm the file cache and check that each one works
+        run(folder, command, check=True)
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, command in cases.items():
+            seconds, cpu_seconds, _ = run(folder, command, check=True)
+            wall[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+
+    ours = pyarrow.csv.read_csv(folder / "p.csv").column("prediction")
+    theirs = pyarrow.csv.read_csv(folder / "b.csv").column("prediction")
+    assert ours.to_pylist() == theirs.to_pylist(), "pld and the pandas script disagree (CSV)"
+    ours = pyarrow.parquet.read_table(folder / "p.parquet").column("prediction")
+    theirs = pyarrow.parquet.read_table(folder / "b.parquet").column("prediction")
+    assert ours.to_pylist() == theirs.to_pylist(), "pld and pandas disagree (Parquet)"
+
+    median_wall = {name: statistics.median(values) for name, values in wall.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
+    print(f"{rows} rows, batch size {batch_size}, median of {runs} interleaved runs")
+    print(f"{'case':34} {'wall s':>7} {'cpu s':>7} {'rows/s (wall)':>14}")
+    for name in cases:
+        rate = (1 if "1 row" in name else rows) / median_wall[name]
+        print(f"{name:34} {median_wall[name]:7.2f} {median_cpu[name]:7.2f} {rate:14.0f}")
+    for fmt in ("csv -> csv", "parquet -> parquet"):
+        base, mine = f"pandas script {fmt}", f"pld predict {fmt}"
+        print(
+            f"{fmt}: pld is {median_wall[base] / median_wall[mine]:.2f}x faster (wall), "
+            f"{median_cpu[base] / median_cpu[mine]:.2f}x (cpu) than the pandas script"
+        )
+    startup = median_cpu["pld predict, 1 row (start-up)"]
+    for fmt in ("csv -> csv", "parquet -> parquet"):
+        work = median_cpu[f"pld predict {fmt}"] - startup
+        print(f"pld predict {fmt}: {work:.2f} cpu s after start-up ({startup:.2f} s)")
+
+
+def memory(folder: Path, rows: int, batch_size: int) -> None:
+    print(f"peak RSS of pld predict (chunks: 1 MiB of CSV, {batch_size} rows of Parquet)")
+    print(f"{'rows':>10} {'csv MB':>8} {'csv -> csv':>12} {'parquet -> parquet':>20}")
+    for factor in (1, 10, 100):
+        count = rows * factor
+        write_samples(folder, count, f"m{factor}", ("csv", "parquet"))
+        mb = (folder / f"m{factor}.csv").stat().st_size / 1e6
+        size = ["--batch-size", str(batch_size)]
+        *_, csv_rss = run(
+            folder, [pld_script(), "predict", *size, "-i", f"m{factor}.csv", "-o", "m.csv"], True
+        )
+        *_, pq_rss = run(
+            folder,
+            [pld_script(), "predict", *size, "-i", f"m{factor}.parquet", "-o", "m.parquet"],
+            True,
+        )
+        print(f"{count:>10} {mb:8.1f} {csv_rss / 1024:9.0f} MiB {pq_rss / 1024:17.0f} MiB")
+        for name in (f"m{factor}.csv", f"m{factor}.parquet", "m.csv", "m.parquet"):
+            (folder / name).unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--memory", action="store_true", help="also measure peak memory")
+    parser.add_argument("--memory-rows", type=int, default=50_000)
+    parser.add_argument("--skip-compare", action="store_true")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="pld-bench-batch-") as tmp:
         folder = Path(tmp)
-        prepare(folder, args.rows)
-        size = ["--batch-size", str(args.batch_size)]
-        cases = {
-            "baseline (pandas script)": [sys.executable, "baseline.py", "samples.csv", "b.csv"],
-            "pld predict csv -> csv": [
-                pld_script(),
-                "predict",
-                "-i",
-                "samples.csv",
-                "-o",
-                "p.csv",
-                *size,
-            ],
-            "pld predict csv, predictions only": [
-                pld_script(),
-                "predict",
-                "-i",
-                "samples.csv",
-                "-o",
-                "q.csv",
-                "--predictions-only",
-                *size,
-            ],
-            "pld predict jsonl -> jsonl": [
-                pld_script(),
-                "predict",
-                "-i",
-                "samples.jsonl",
-                "-o",
-                "p.jsonl",
-                *size,
-            ],
-            "pld predict, 1 row (start-up)": [
-                pld_script(),
-                "predict",
-                "-i",
-                "one.csv",
-                "-o",
-                "one-out.csv",
-            ],
-        }
-        times = {name: [] for name in cases}
-        for _ in range(args.runs):  # interleaved, so drift in machine load hits every case
-            for name, command in cases.items():
-                times[name].append(run(folder, command))
-
-        with (folder / "p.csv").open() as mine, (folder / "b.csv").open() as theirs:
-            ours = [row["prediction"] for row in csv.DictReader(mine)]
-            baseline = [row["prediction"] for row in csv.DictReader(theirs)]
-        assert ours == baseline, "pld predict and the baseline disagree"
-
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    startup = medians["pld predict, 1 row (start-up)"]
-    base = medians["baseline (pandas script)"]
-    print(f"{args.rows} rows, batch size {args.batch_size}, median of {args.runs} runs")
-    print(f"{'case':38} {'seconds':>8} {'rows/s':>10} {'vs baseline':>12}")
-    for name, seconds in medians.items():
-        rate = args.rows / seconds if "1 row" not in name else 1 / seconds
-        print(f"{name:38} {seconds:8.2f} {rate:10.0f} {seconds / base:11.2f}x")
-    per_row = (medians["pld predict csv -> csv"] - startup) / args.rows * 1e6
-    print(f"pld predict per row after start-up: {per_row:.1f} us")
+        prepare(folder)
+        if not args.skip_compare:
+            compare(folder, args.rows, args.runs, args.batch_size)
+        if args.memory:
+            memory(folder, args.memory_rows, args.batch_size)
 
 
 if __name__ == "__main__":

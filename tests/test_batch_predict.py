@@ -14,6 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow
+import pyarrow.csv
+import pyarrow.parquet
 import pytest
 from werkzeug.test import Client
 
@@ -183,3 +186,139 @@ def test_unreadable_input_is_one_line_and_leaves_the_output_alone(
     assert "Traceback" not in result.stderr
     assert (tmp_path / "out.json").read_text() == "previous results"
     assert not list(tmp_path.glob(".pld-predict-*"))
+
+
+# -- columns: CSV and Parquet through pyarrow, chunks, bad rows anywhere --------------------
+
+
+def model_predictions(config: Path, records: list[dict[str, str]]) -> list[str]:
+    """What the stored model itself answers, without any of pld's predict path."""
+    model = load_config(str(config))["model_persister"].read()
+    rows = [[float(record[name]) for name in FIELDS] for record in records]
+    return [str(label) for label in model.predict(rows)]
+
+
+def many_samples(count: int) -> list[dict[str, str]]:
+    base = iris_samples()
+    return [base[index % len(base)] for index in range(count)]
+
+
+def test_csv_in_several_chunks_keeps_order_and_finds_a_late_bad_row(fitted_iris, tmp_path):
+    samples = many_samples(120_000)  # about 2.4 MB: three CSV chunks of 1 MiB
+    broken = [dict(record) for record in samples]
+    broken[99_999]["petal width"] = "thin"
+    write_csv(tmp_path / "samples.csv", broken)
+    result = pld(fitted_iris, "predict", "-i", "samples.csv", "-o", "out.csv")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "row 100000: BadRequest: parameter 'petal width': could not convert string to float: "
+        "'thin'",
+        "Error: Predicted 119999 of 120000 rows into out.csv; 1 could not be predicted.",
+    ]
+    table = pyarrow.csv.read_csv(
+        tmp_path / "out.csv",
+        convert_options=pyarrow.csv.ConvertOptions(
+            column_types=dict.fromkeys([*FIELDS, "prediction", "error"], pyarrow.string()),
+            strings_can_be_null=True,
+        ),
+    )
+    rows = table.to_pylist()
+    assert [{k: row[k] for k in FIELDS} for row in rows] == broken
+    expected = model_predictions(fitted_iris, samples)
+    expected[99_999] = None
+    assert [row["prediction"] for row in rows] == expected
+    assert [index for index, row in enumerate(rows) if row["error"]] == [99_999]
+
+
+def test_rows_with_the_wrong_number_of_fields_keep_their_place(fitted_iris, tmp_path):
+    lines = [",".join(FIELDS), "5.1,3.5,1.4,0.2", "6.3,2.5", "6.3,2.5,4.9,1.5,9", "7.7,3.0,6.1,2.3"]
+    (tmp_path / "samples.csv").write_text("\n".join(lines) + "\n")
+    result = pld(fitted_iris, "predict", "-i", "samples.csv", "-o", "out.jsonl")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-3:] == [
+        "row 2: BadRequest: the row has 2 fields; the header has 4",
+        "row 3: BadRequest: the row has 5 fields; the header has 4",
+        "Error: Predicted 2 of 4 rows into out.jsonl; 2 could not be predicted.",
+    ]
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [row["prediction"] for row in out] == [
+        "Iris-setosa",
+        None,
+        None,
+        "Iris-virginica",
+    ]
+    assert out[0]["sepal length"] == "5.1" and out[1]["error"].startswith("BadRequest: ")
+
+
+@pytest.mark.parametrize("out_name", ["out.parquet", "out.csv", "out.jsonl", "out.json"])
+def test_parquet_in_every_format_out(fitted_iris, tmp_path, out_name):
+    samples = many_samples(2_500)
+    table = pyarrow.table({name: [float(s[name]) for s in samples] for name in FIELDS})
+    pyarrow.parquet.write_table(table, tmp_path / "samples.parquet", row_group_size=1000)
+    args = ["-i", "samples.parquet", "-o", out_name, "--batch-size", "700"]
+    result = pld(fitted_iris, "predict", *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == f"Predicted 2500 of 2500 rows into {out_name}."
+    rows = read_output(tmp_path / out_name)
+    assert [row["prediction"] for row in rows] == model_predictions(fitted_iris, samples)
+    assert [float(row["petal width"]) for row in rows] == table.column("petal width").to_pylist()
+
+
+def read_output(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        return pyarrow.parquet.read_table(path).to_pylist()
+    if path.suffix == ".csv":
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    return json.loads(path.read_text())
+
+
+def test_csv_to_parquet_probabilities_and_predictions_only(
+    fitted_iris, write_iris_config, tmp_path
+):
+    config = write_iris_config(PROBA_SERVICE)
+    samples = iris_samples()
+    write_csv(tmp_path / "samples.csv", samples)
+    args = ["-i", "samples.csv", "-o", "out.parquet", "--service", "proba_service"]
+    result = pld(config, "predict", *args, "--predictions-only")
+    assert result.returncode == 0, result.stderr
+    table = pyarrow.parquet.read_table(tmp_path / "out.parquet")
+    columns = ["prediction_Iris-setosa", "prediction_Iris-versicolor", "prediction_Iris-virginica"]
+    assert table.column_names == [*columns, "error"]
+    assert table.schema.field(columns[0]).type == pyarrow.float64()
+    expected = served(config, samples, "/proba")
+    got = [[row[c] for c in columns] for row in table.to_pylist()]
+    assert got == [pytest.approx(p) for p in expected]
+    assert table.column("error").null_count == len(samples)
+
+
+def test_a_bad_row_in_parquet_is_isolated(fitted_iris, tmp_path):
+    values = {name: [float(s[name]) for s in iris_samples()[:50]] for name in FIELDS}
+    values["sepal width"][17] = None  # a missing value: what /predict says about null
+    pyarrow.parquet.write_table(pyarrow.table(values), tmp_path / "samples.parquet")
+    result = pld(fitted_iris, "predict", "-i", "samples.parquet", "-o", "out.parquet")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2].startswith("row 18: BadRequest: parameter 'sepal width'")
+    rows = pyarrow.parquet.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [index for index, row in enumerate(rows) if row["prediction"] is None] == [17]
+    assert rows[17]["error"] == result.stderr.splitlines()[-2].removeprefix("row 18: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-i", "in.csv", "-o", "no/such/folder/out.csv"], "Error: cannot write "),
+        (["-i", "in.csv", "--output-format", "parquet"], "Error: Parquet output must be a file"),
+        (["--format", "parquet", "-o", "o.csv"], "Error: Parquet input must be a file, not stdin"),
+        (["-i", "in.csv", "-o", "out.txt"], "Error: cannot tell the format of 'out.txt'"),
+    ],
+)
+def test_outputs_that_cannot_be_written_are_one_line(fitted_iris, tmp_path, args, message):
+    write_csv(tmp_path / "in.csv", iris_samples()[:3])
+    result = pld(fitted_iris, "predict", *args, stdin="")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.rglob(".pld-predict-*"))

@@ -247,6 +247,18 @@ class PredictService(ABC):
         :raises InputError: a record or parameter is wrong; the message names it.
         """
 
+    def table_input(
+        self, model: Any, table: Any, query: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]] | None:
+        """``(X, params)`` from a columnar batch of samples (a pyarrow record batch), or ``None``.
+
+        ``pld predict`` reads files in columns; building ``X`` from whole columns skips making
+        one object per row. ``None`` (the default) sends the batch the records way
+        (:meth:`model_input` with ``table.to_pylist()``), which is also where a batch with a
+        bad value belongs: its messages name the sample and the field.
+        """
+        return None
+
     def check_model(self, model: Any) -> str | None:
         """What keeps this service from feeding ``model`` correctly, or ``None``.
 

@@ -115,6 +115,23 @@ class PredictPath:
         if not isinstance(records, list) or not records:
             raise InputError("the body must be a non-empty JSON list of objects")
         X, params = self.service.model_input(model, records, query)
+        return self._run(model, check, X, params)
+
+    def table_predictions(self, table: Any, query: Mapping[str, Any] = _NO_QUERY) -> Any:
+        """What the model answers for ``table``, a columnar batch of samples (an Arrow table).
+
+        The service's ``table_input`` builds the model input from whole columns; a service
+        without one, or a batch it leaves to the records way, goes through :meth:`predictions`
+        with ``table.to_pylist()``. The input check and the ``pld_predict`` hook run alike.
+        """
+        model, check = self._model_and_check()
+        inputs = self.service.table_input(model, table, query) if table.num_rows else None
+        if inputs is None:
+            return self.predictions(table.to_pylist(), query)
+        return self._run(model, check, *inputs)
+
+    def _run(self, model: Any, check: InputCheck | None, X: Any, params: dict[str, Any]) -> Any:
+        """Check the model input ``X`` against the version's schema, then call the model."""
         if check is None:
             return self.call_model(model=model, X=X, method=self.service.method, params=params)
         outside = check(X)

@@ -83,6 +83,8 @@ class PredictService(PredictServiceInterface):
         all_float = all(type_name == "float" for _, type_name in self.mapping)
         fast = all_float and not unwrap_sample and not own_parsing and len(self.mapping) > 1
         self._fast_getter = itemgetter(*(name for name, _ in self.mapping)) if fast else None
+        own_input = type(self).model_input is not PredictService.model_input
+        self._float_columns = [name for name, _ in self.mapping] if fast and not own_input else []
 
     # -- the model's input ------------------------------------------------------------------
 
@@ -165,6 +167,42 @@ class PredictService(PredictServiceInterface):
                     raise BadRequest(f"sample {number}: {exc.args[0]}") from None
             X = numpy.array(rows, dtype=self._dtype)
         return X, self.params_from_data(model, query)
+
+    def table_input(
+        self, model: Any, table: Any, query: Mapping[str, Any]
+    ) -> tuple[Any, dict[str, Any]] | None:
+        """Whole float columns of an Arrow batch straight into the model input.
+
+        Taken only where it gives what :meth:`model_input` gives: every field a float, each
+        column numbers (or text Arrow converts as a whole) without a missing value. Anything
+        else returns ``None``: the records way then reads the batch and names a bad value.
+        """
+        if not self._float_columns:
+            return None
+        import numpy
+        import pyarrow
+        import pyarrow.compute
+
+        columns = []
+        for name in self._float_columns:
+            if table.schema.get_field_index(name) < 0:
+                return None
+            column = table.column(name)
+            kind = column.type
+            usable = (
+                pyarrow.types.is_floating(kind)
+                or pyarrow.types.is_integer(kind)
+                or pyarrow.types.is_string(kind)
+                or pyarrow.types.is_large_string(kind)
+            )
+            if column.null_count or not usable:
+                return None
+            try:
+                column = pyarrow.compute.cast(column, pyarrow.float64())
+            except pyarrow.ArrowInvalid:  # text that is not a number: let the checks speak
+                return None
+            columns.append(column.to_numpy(zero_copy_only=False))
+        return numpy.column_stack(columns), self.params_from_data(model, query)
 
     def predict_records(self, model: Any, records: Any, query: Mapping[str, Any]) -> Any:
         """What ``model`` answers for ``records``, on pld's predict path (without a server)."""
