@@ -201,13 +201,18 @@ def pld_read_model(persister: ModelPersister, version: int | None) -> Any:
 
 
 @hookspec(firstresult=True)
-def pld_write_model(persister: ModelPersister, model: Any) -> int | None:
+def pld_write_model(persister: ModelPersister, model: Any, config: Any) -> int | None:
     """Write a model to a persister; the default calls ``persister.write(model)``.
 
     A :class:`~pld_core.ModelStore` gets the model pickled, digested and signed by pld there.
+    A wrapper may still add metadata and attachments before it yields: they are stored, and
+    covered by the digest and signature, with the model (pld-plugins' ``compiled`` plugin
+    adds the model's verified ONNX form this way).
 
     :param persister: The configured model persister.
     :param model: The fitted model, already annotated with its metadata.
+    :param config: The configuration the model is written for (its other entries, such as
+        ``compiled_inference`` or the dataset loaders).
     :return: The new version number.
     """
 
@@ -225,6 +230,24 @@ def pld_predict(model: Any, X: Any, method: str, params: dict[str, Any]) -> Any:
     :param method: ``"predict"`` or ``"predict_proba"``.
     :param params: Extra keyword arguments for the model's method.
     :return: The predictions, one per row.
+    """
+
+
+@hookspec(firstresult=True)
+def pld_serve_model(model: Any, config: Any) -> Any:
+    """What to predict with in place of ``model``, or ``None`` to serve the model itself.
+
+    Called once for each model a :class:`~pld_core.ModelSource` serves — an app's, ``pld
+    stream``'s, ``pld predict``'s — when it is read, or for a caching persister's model before
+    its first prediction; never per request. pld-plugins' ``compiled`` plugin answers with the
+    version's verified ONNX form (``compiled_inference``). The answer is what ``pld_predict``
+    (or pld itself) calls: it must predict as the model does and carry its ``__metadata__``;
+    its ``served_by`` attribute names it in ``/alive``. An implementation that raises is
+    logged, and the model itself serves.
+
+    :param model: The model as read from the store, with its ``__metadata__``.
+    :param config: The configuration being served.
+    :return: The object to predict with, or ``None`` to let the next plugin answer.
     """
 
 

@@ -10,6 +10,9 @@ in.
 A model that cannot be loaded — none active, its bytes missing, corrupt or unpicklable — never
 stops a server from starting: the source starts empty, :meth:`ModelSource.get` raises
 :class:`~pld_core.NoModelError` with the reason (a 503 answer), and the next good load serves.
+
+Once per model, the ``pld_serve_model`` hook may name another object to predict with (a
+compiled form of the model); ``get()`` returns it, and :meth:`ModelSource.served_by` says which.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pld_core.interfaces import CachingModelPersister
 from pld_core.steps import read_model
 
 logger = logging.getLogger(__name__)
+
+#: What :meth:`ModelSource.served_by` says when the model itself predicts.
+PYTHON = "python"
 
 
 class ModelSource:
@@ -46,6 +52,9 @@ class ModelSource:
         self._model: Any = None
         self._error: str | None = None
         self.current: Callable[[], Any]
+        #: (model, what predicts for it, what that is): decided once per model object.
+        self._serving: tuple[Any, Any, str] = (None, None, PYTHON)
+        self._serve_hook = _serve_hook(config)
         #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
         self.caching = False
         if isinstance(self.persister, CachingModelPersister) and version is None:
@@ -74,7 +83,34 @@ class ModelSource:
             problem = self.problem()
             message = "no model is available to predict with"
             raise NoModelError(f"{message}: {problem}" if problem else message)
-        return model
+        serving = self._serving
+        return serving[1] if model is serving[0] else self._serve(model)
+
+    def served_by(self) -> str | None:
+        """What predicts with the current model: ``"python"`` for the model itself, else the
+        ``served_by`` of the ``pld_serve_model`` hook's answer (``"onnx"``); ``None``: no model."""
+        model = self.current()
+        if model is None:
+            return None
+        if model is not self._serving[0]:
+            self._serve(model)
+        return self._serving[2]
+
+    def _serve(self, model: Any) -> Any:
+        """What predicts for ``model``: the ``pld_serve_model`` hook's answer, or the model."""
+        served, by = model, PYTHON
+        if self._serve_hook is not None:
+            try:
+                answer = self._serve_hook(model=model, config=self.config)
+            except ConfigError:  # the configuration is wrong: say so, as for loading
+                raise
+            except Exception:
+                logger.exception("pld_serve_model failed; serving the model itself")
+                answer = None
+            if answer is not None:
+                served, by = answer, str(getattr(answer, "served_by", type(answer).__name__))
+        self._serving = (model, served, by)
+        return served
 
     def problem(self) -> str | None:
         """Why the last load failed (the reason ``get`` gives), or ``None``."""
@@ -96,8 +132,17 @@ class ModelSource:
         except Exception as exc:
             self._error = str(exc) if isinstance(exc, LookupError) else _describe(exc)
             raise
+        self._serve(model)  # before it serves, so the first request does not wait
         self._model, self.loaded_at, self._error = model, datetime.now(UTC), None
         return model
+
+
+def _serve_hook(config: Config) -> Callable[..., Any] | None:
+    """The ``pld_serve_model`` hook, or ``None`` when no plugin implements it."""
+    if config.plugins is None:
+        return None
+    hook = config.plugins.hook.pld_serve_model
+    return hook if hook.get_hookimpls() else None
 
 
 def _describe(exc: BaseException) -> str:

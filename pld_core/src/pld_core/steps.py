@@ -74,7 +74,8 @@ def write_model(config: Config, model: Any, key: str = "model_persister") -> int
     hooks = _hooks(config)
 
     def write(persister: Any, model: Any) -> int:
-        return hooks.pld_write_model(persister=persister, model=model)  # type: ignore[no-any-return]
+        written = hooks.pld_write_model(persister=persister, model=model, config=config)
+        return written  # type: ignore[no-any-return]
 
     return int(decorate(write, config, "write_model_decorators")(persister, model))
 

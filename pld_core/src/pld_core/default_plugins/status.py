@@ -29,7 +29,8 @@ def alive(request: Request, app: App) -> Response:
     ``alive: {'process_store_required': [...]}`` names what must be loaded: the served model
     under its persister's config key (``model_persister``), or any ``process_store`` entry.
     While the served model is missing, ``model_error`` says why (none active, corrupt,
-    unreadable): the same reason the predict endpoints answer with.
+    unreadable): the same reason the predict endpoints answer with; while there is one,
+    ``served_by`` says what predicts with it (``python``, or ``onnx`` for a compiled form).
     """
     memory = _process().memory_info()
     body: dict[str, Any] = {
@@ -43,6 +44,8 @@ def alive(request: Request, app: App) -> Response:
     status = 200
     if app.models.persister is not None and app.models.current() is None:
         body["model_error"] = app.models.problem() or "no model is loaded"
+    elif app.models.persister is not None:
+        body["served_by"] = app.models.served_by()
     required = (app.config.get("alive") or {}).get("process_store_required") or ()
     for name in required:
         value, updated = _loaded(app, name)

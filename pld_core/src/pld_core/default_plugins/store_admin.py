@@ -25,6 +25,8 @@ from pld_core import (
 )
 
 logger = logging.getLogger(__name__)
+#: The metadata key that says what serves a version (``python``, ``onnx``).
+SERVED_BY = "served_by"
 
 
 @click.command("list")
@@ -40,9 +42,15 @@ def list_command(as_json: bool) -> None:
 
 
 def format_model_table(models: Sequence[dict[str, Any]], properties: dict[str, Any]) -> str:
-    """A plain-text table of versions, newest last, with the active one starred."""
+    """A plain-text table of versions, newest last, with the active one starred.
+
+    A ``served_by`` column (``python``, ``onnx``) appears once any version records what
+    serves it (compiled inference).
+    """
     active = str(properties.get("active-model", ""))
-    header = ("", "version", "created", "score_train", "score_test", "model")
+    served = any(info.get(SERVED_BY) for info in models)
+    header: tuple[str, ...] = ("", "version", "created", "score_train", "score_test", "model")
+    header += (SERVED_BY,) if served else ()
     rows = [header]
     for info in models:
         rows.append(
@@ -54,6 +62,7 @@ def format_model_table(models: Sequence[dict[str, Any]], properties: dict[str, A
                 _score(info.get("score_test")),
                 str(info.get("model_class", "")).rsplit(".", 1)[-1],
             )
+            + ((str(info.get(SERVED_BY) or "python"),) if served else ())
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = [

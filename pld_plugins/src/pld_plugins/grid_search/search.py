@@ -301,7 +301,7 @@ def persist_best_model(config: Config, result: SearchResult) -> int:
     hooks = _hooks(config)
 
     def write(persister: Any, model: Any) -> Any:
-        return hooks.pld_write_model(persister=persister, model=model)
+        return hooks.pld_write_model(persister=persister, model=model, config=config)
 
     with timer(logger, "Writing model"):
         version = int(decorate(write, config, "write_model_decorators")(persister, best))
