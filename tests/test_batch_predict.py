@@ -1,26 +1,39 @@
 """``pld predict`` scores files as ``/predict`` scores requests, and bad rows cost only themselves.
 
 The installed ``pld`` runs against the fitted iris store; answers are compared with the WSGI
-app's ``/predict`` for the same samples.
+app's ``/predict`` for the same samples, and with the model's own. A directory of partitions
+scored on a real dask ``LocalCluster`` must give the single-process output byte for byte.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow
 import pyarrow.csv
 import pyarrow.parquet
 import pytest
+from click.testing import CliRunner
 from werkzeug.test import Client
 
-from pld_core import create_app, fit, load_config, process_store
+from pld_core import (
+    create_app,
+    fit,
+    get_plugin_manager,
+    hookimpl,
+    load_config,
+    make_cli,
+    process_store,
+)
 
 FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 IRIS_DATA = Path(__file__).resolve().parents[1] / "examples" / "iris" / "iris.data"
@@ -322,3 +335,155 @@ def test_outputs_that_cannot_be_written_are_one_line(fitted_iris, tmp_path, args
     assert result.stderr.splitlines()[-1].startswith(message)
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.rglob(".pld-predict-*"))
+
+
+# -- a directory of partitions: in one process, or on a real dask LocalCluster --------------
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A real LocalCluster of two single-threaded worker processes on 127.0.0.1, and a client.
+
+    ``pld predict --scheduler tcp://...`` sends it the partitions.
+    """
+    distributed = pytest.importorskip("distributed", reason="needs dask.distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as local_cluster,
+        distributed.Client(local_cluster) as client,
+    ):
+        yield client
+
+
+def write_partitions(folder: Path) -> list[dict[str, str]]:
+    """Five partitions (four CSV, one Parquet) of the iris samples; row 3 of part-1 is bad."""
+    folder.mkdir()
+    samples = iris_samples()
+    for index in range(4):
+        part = [dict(record) for record in samples[index * 30 : (index + 1) * 30]]
+        if index == 1:
+            part[2]["sepal width"] = "wide"
+        write_csv(folder / f"part-{index}.csv", part)
+    values = {name: [float(s[name]) for s in samples[120:]] for name in FIELDS}
+    pyarrow.parquet.write_table(pyarrow.table(values), folder / "part-4.parquet")
+    (folder / "_notes.txt").write_text("not an input")
+    return samples
+
+
+def test_a_cluster_writes_what_one_process_writes(fitted_iris, tmp_path, cluster):
+    write_partitions(tmp_path / "parts")
+    single = pld(fitted_iris, "predict", "-i", "parts", "-o", "single", "--output-format", "csv")
+    args = ["-i", "parts", "-o", "dask", "--output-format", "csv"]
+    on_dask = pld(fitted_iris, "predict", *args, "--scheduler", cluster.scheduler.address)
+    bad = "part-1.csv row 3: BadRequest: parameter 'sepal width': could not convert string to "
+    for result in (single, on_dask):
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.splitlines()
+        assert sorted(line.split("]")[0] for line in lines if line.startswith("[")) == [
+            f"[{n}/5" for n in range(1, 6)
+        ]
+        assert "[2/5] part-1.csv: 30 rows, 1 with errors" in lines or any(
+            line.endswith("part-1.csv: 30 rows, 1 with errors") for line in lines
+        )
+        assert lines[-2].startswith(bad)
+        assert lines[-1] == (
+            f"Error: Predicted 149 of 150 rows in 5 partitions into "
+            f"{'single' if result is single else 'dask'}; 1 could not be predicted."
+        )
+    names = sorted(os.listdir(tmp_path / "single"))
+    assert names == ["_SUCCESS", *(f"part-{n}.csv" for n in range(5))]
+    assert sorted(os.listdir(tmp_path / "dask")) == names
+    for name in names[1:]:
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "single" / name).read_bytes()
+    with (tmp_path / "single" / "part-1.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["error"] != "" for row in rows].count(True) == 1 and rows[2]["prediction"] == ""
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pld-predict-")]
+    # each worker process built its predict path once, however many partitions it scored
+    built = cluster.run(_paths_built)
+    assert sum(built.values()) >= 1 and set(built.values()) <= {0, 1}
+
+
+def _paths_built() -> int:
+    from pld_core.default_plugins.batch import partitions
+
+    return len(partitions._paths)
+
+
+def test_a_failed_run_leaves_the_previous_output_as_it_was(fitted_iris, tmp_path):
+    write_partitions(tmp_path / "parts")
+    first = pld(fitted_iris, "predict", "-i", "parts", "-o", "out")
+    assert first.returncode == 1, first.stderr
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    assert set(before) == {"_SUCCESS", *(f"part-{n}.csv" for n in range(4)), "part-4.parquet"}
+    (tmp_path / "parts" / "part-5.json").write_text("[{")
+    again = pld(fitted_iris, "predict", "-i", "parts", "-o", "out")
+    assert again.returncode == 2
+    assert again.stderr.splitlines()[-1].startswith("Error: the input is not valid JSON")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pld-predict-")]
+
+
+def test_a_glob_picks_the_partitions(fitted_iris, tmp_path):
+    write_partitions(tmp_path / "parts")
+    result = pld(fitted_iris, "predict", "-i", "parts/part-[23].csv", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "Predicted 60 of 60 rows in 2 partitions into out."
+    assert sorted(os.listdir(tmp_path / "out")) == ["_SUCCESS", "part-2.csv", "part-3.csv"]
+    assert (tmp_path / "out" / "_SUCCESS").read_text() == "60 rows, 2 partitions\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-i", "one.csv", "--scheduler", "local:2"], "Error: --scheduler needs a directory"),
+        (["-i", "parts", "-o", "-"], "Error: a directory of inputs needs an output directory"),
+        (["-i", "nothing-*.csv", "-o", "out"], "Error: nothing-*.csv names no input files"),
+    ],
+)
+def test_partition_usage_errors_are_one_line(fitted_iris, tmp_path, args, message):
+    write_partitions(tmp_path / "parts")
+    write_csv(tmp_path / "one.csv", iris_samples()[:2])
+    result = pld(fitted_iris, "predict", *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.stderr
+
+
+class ThreadExecutorPlugin:
+    """Answers ``pld_batch_executor`` with a thread pool, counting the partitions sent."""
+
+    def __init__(self) -> None:
+        self.schedulers: list[str] = []
+        self.submitted = 0
+
+    @hookimpl
+    def pld_batch_executor(self, scheduler):
+        self.schedulers.append(scheduler)
+        plugin = self
+
+        class Counting(concurrent.futures.ThreadPoolExecutor):
+            def submit(self, fn, /, *args, **kwargs):
+                plugin.submitted += 1
+                return super().submit(fn, *args, **kwargs)
+
+        return Counting(max_workers=2)  # an Executor is its own context manager
+
+
+def test_hook_pld_batch_executor(fitted_iris, tmp_path):
+    write_partitions(tmp_path / "parts")
+    plugin = ThreadExecutorPlugin()
+    pm = get_plugin_manager()
+    pm.register(plugin, name="threads")
+    args = ["predict", "-c", str(fitted_iris), "-i", str(tmp_path / "parts")]
+    result = CliRunner().invoke(
+        make_cli(pm), [*args, "-o", str(tmp_path / "out"), "--scheduler", "threads://"]
+    )
+    assert result.exit_code == 1, result.output
+    assert plugin.schedulers == ["threads://"] and plugin.submitted == 5
+    assert len(list((tmp_path / "out").iterdir())) == 6

@@ -314,3 +314,21 @@ def pld_run_job(config: Any, task: Task, options: dict[str, Any], jobs: JobStore
     :param jobs: The application's job store (the ``pld_job_store`` hook's answer).
     :return: The new job's id, or ``None`` to let the next plugin start it.
     """
+
+
+@hookspec(firstresult=True)
+def pld_batch_executor(scheduler: str) -> Any:
+    """Where ``pld predict --scheduler`` scores the partitions of a directory or glob of inputs.
+
+    Return a context manager whose value is a :class:`concurrent.futures.Executor`; pld
+    submits one call per partition to it (a module-level function of pld's, taking plain
+    values), which loads the config and the model once per worker process and scores the
+    partition with the code ``pld predict`` uses for a single file, writing its output file
+    into the output directory. Leaving the context manager releases the cluster. pld-plugins
+    answers with a dask.distributed client for ``tcp://host:port``, a scheduler file
+    (``*.json``) or ``local:N`` (a ``LocalCluster`` of N worker processes on 127.0.0.1).
+    Without ``--scheduler`` the partitions are scored in the ``pld`` process, in order.
+
+    :param scheduler: The ``--scheduler`` value, as given.
+    :return: The context manager, or ``None`` to let the next plugin answer.
+    """

@@ -14,12 +14,15 @@ pyarrow is imported when the command runs, not when pld starts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from types import ModuleType
 
 import click
 
 from pld_core import (
     VERSION,
+    Config,
     ModelSource,
     PldError,
     command_config,
@@ -45,7 +48,7 @@ from pld_core.default_plugins.batch.options import (
     show_default=True,
     metavar="FILE",
     help="Samples: CSV with a header row, Parquet, JSON lines (one object each) or a JSON "
-    "list. '-' reads stdin.",
+    "list; or a directory or glob of such files (partitions). '-' reads stdin.",
 )
 @click.option(
     "--output",
@@ -54,7 +57,8 @@ from pld_core.default_plugins.batch.options import (
     default="-",
     show_default=True,
     metavar="FILE",
-    help="Where to write the input records with their predictions; '-' is stdout.",
+    help="Where to write the input records with their predictions; '-' is stdout. For "
+    "partitions: a directory, one output file per input file.",
 )
 @click.option(
     "--format",
@@ -89,6 +93,12 @@ from pld_core.default_plugins.batch.options import (
 @click.option(
     "--predictions-only", is_flag=True, help="Write only the predictions, not the input fields."
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Score the partitions of a directory or glob on a cluster: a dask scheduler "
+    "(tcp://host:8786), its scheduler file (*.json), or local:N for N local worker processes.",
+)
 def predict_command(
     source: str,
     target: str,
@@ -98,6 +108,7 @@ def predict_command(
     model_version: int | None,
     batch_size: int,
     predictions_only: bool,
+    scheduler: str | None,
 ) -> None:
     """Predict a file of samples in batches, through the same path as /predict.
 
@@ -106,27 +117,42 @@ def predict_command(
     once all the others are written.
     """
     run = _runner()
+    partitioned = run.is_partitioned(source)
+    if scheduler and not partitioned:
+        raise BatchInputError("--scheduler needs a directory or a glob of input files (-i DIR)")
     config = command_config(mode=None)
     path = make_predict_path(config, service, ModelSource(config, version=model_version))
-    report = run.run_batch(
-        path,
-        source,
-        target,
-        input_format=input_format,
-        output_format=output_format,
-        batch_size=batch_size,
-        keep_input=not predictions_only,
-    )
-    for where, message in report.errors[:SHOWN_ROW_ERRORS]:
-        click.echo(f"{where}: {message}", err=True)
+    options = {
+        "input_format": input_format,
+        "output_format": output_format,
+        "batch_size": batch_size,
+        "keep_input": not predictions_only,
+    }
+    where = f" into {target}" if target != "-" else ""
+    if partitioned:
+        executor = _executor(config, scheduler) if scheduler else None
+        report, count = run.run_partitions(
+            path,
+            config.files,
+            source,
+            target,
+            service=service,
+            version=model_version,
+            executor=executor,
+            progress=lambda line: click.echo(line, err=True),
+            **options,
+        )
+        where = f" in {count} partitions{where}"
+    else:
+        report = run.run_batch(path, source, target, **options)
+    for row, message in report.errors[:SHOWN_ROW_ERRORS]:
+        click.echo(f"{row}: {message}", err=True)
     if report.failed > len(report.errors):
         hidden = report.failed - len(report.errors)
         click.echo(
             f"... and {hidden} more rows with errors (see the output's error field)", err=True
         )
-    summary = f"Predicted {report.predicted} of {report.rows} rows"
-    if target != "-":
-        summary += f" into {target}"
+    summary = f"Predicted {report.predicted} of {report.rows} rows{where}"
     if report.failed:
         raise PldError(f"{summary}; {report.failed} could not be predicted.")
     click.echo(summary + ".", err=True)
@@ -135,12 +161,24 @@ def predict_command(
 def _runner() -> ModuleType:
     """The module that runs a batch, imported with pyarrow only when a batch runs."""
     try:
-        from pld_core.default_plugins.batch import run
+        from pld_core.default_plugins.batch import partitions
     except ImportError as exc:
         raise BatchInputError(
             f'pld predict needs pyarrow (pip install "pld-core[batch]"): {exc}'
         ) from None
-    return run
+    return partitions
+
+
+def _executor(config: Config, scheduler: str) -> AbstractContextManager[Executor]:
+    """The ``pld_batch_executor`` hook's answer for ``--scheduler``."""
+    answer = config.plugins.hook.pld_batch_executor(scheduler=scheduler) if config.plugins else None
+    if answer is None:
+        raise BatchInputError(
+            f"no plugin runs batches on {scheduler!r}; pld-plugins does with dask "
+            '(pip install "pld-plugins[dask]")'
+        )
+    executor: AbstractContextManager[Executor] = answer
+    return executor
 
 
 @hookimpl

@@ -48,10 +48,18 @@ def open_output(path: str) -> Iterator[IO[bytes]]:
     try:
         with handle:
             yield handle
+        os.chmod(handle.name, 0o666 & ~current_umask())  # as open() would have made it
         os.replace(handle.name, path)
     except BaseException:
         os.unlink(handle.name)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (temporary files are made private; outputs should not be)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def prediction_names(width: int, labels: list[str] | None) -> list[str]:
@@ -63,7 +71,7 @@ def prediction_names(width: int, labels: list[str] | None) -> list[str]:
 
 
 class ColumnsWriter:
-    """CSV or Parquet output, a record batch per chunk."""
+    """CSV or Parquet output, a record batch per chunk; the first chunk fixes the columns."""
 
     def __init__(self, sink: IO[bytes], fmt: str, keep_input: bool, labels: list[str] | None):
         if fmt == "parquet" and sink is sys.stdout.buffer:
@@ -77,16 +85,33 @@ class ColumnsWriter:
 
     def write(self, scored: Scored) -> None:
         batch = self._batch(scored)
+        if self.fmt == "csv":
+            self._write_csv(batch)
+            return
         if self.writer is None:
-            self.schema = pa.schema(
-                [
-                    field.with_type(pa.string()) if field.type == pa.null() else field
-                    for field in batch.schema
-                ]
-            )
+            self.schema = _writable(batch.schema)
             self.writer = self._open(self.schema)
         assert self.schema is not None
         self.writer.write_batch(conform(batch, self.schema))
+
+    def _write_csv(self, batch: pa.RecordBatch) -> None:
+        """CSV, quoting a chunk's values only when one of them needs it, as a person would.
+
+        pyarrow's own "needed" quotes every text value; CSV read as text would come back
+        with every number in quotes.
+        """
+        first = self.schema is None
+        if first:
+            self.schema = _writable(batch.schema)
+        assert self.schema is not None
+        batch = conform(batch, self.schema)
+        header = "needed" if any(_needs_quotes(name) for name in batch.schema.names) else "none"
+        options = pa_csv.WriteOptions(
+            include_header=first,
+            quoting_style="needed" if _any_needs_quotes(batch) else "none",
+            quoting_header=header,
+        )
+        pa_csv.write_csv(batch, self.sink, write_options=options)
 
     def close(self) -> None:
         if self.writer is None and self.fmt == "parquet":  # no rows: a file that says so
@@ -96,9 +121,7 @@ class ColumnsWriter:
             self.writer.close()
 
     def _open(self, schema: pa.Schema) -> Any:
-        if self.fmt == "parquet":
-            return pq.ParquetWriter(self.sink, schema)
-        return pa_csv.CSVWriter(self.sink, schema)
+        return pq.ParquetWriter(self.sink, schema)
 
     def _batch(self, scored: Scored) -> pa.RecordBatch:
         size = scored.chunk.size
@@ -121,6 +144,29 @@ class ColumnsWriter:
         else:
             arrays.append(pa.nulls(size, pa.string()))
         return pa.RecordBatch.from_arrays(arrays, names=fields)
+
+
+_QUOTED = r'[",\r\n]'
+
+
+def _needs_quotes(text: str) -> bool:
+    return any(character in text for character in '",\r\n')
+
+
+def _any_needs_quotes(batch: pa.RecordBatch) -> bool:
+    """Whether a text value of ``batch`` holds a comma, a quote or a line break."""
+    return any(
+        pc.any(pc.match_substring_regex(column, _QUOTED)).as_py()
+        for column in batch.columns
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    )
+
+
+def _writable(schema: pa.Schema) -> pa.Schema:
+    """``schema`` for the output file: a column with no values yet (null) is text."""
+    return pa.schema(
+        [field.with_type(pa.string()) if field.type == pa.null() else field for field in schema]
+    )
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
