@@ -1,9 +1,11 @@
 """Jobs on a dask cluster: ``'jobs': {'scheduler': ...}`` sends /fit and /grid-search there.
 
-A real ``LocalCluster`` (two single-threaded worker processes on 127.0.0.1) started here, its
+A real ``LocalCluster`` (one worker process with one thread, on 127.0.0.1) started here, its
 scheduler's address in the config, and real gunicorn and ``pld serve`` processes taking the
-requests. The job store is the SQLite file beside the config (and PostgreSQL in one test),
-read by the web workers and the dask workers alike.
+requests. One thread: a grid search that runs there as a job and sends its fits there too
+must give its thread back (joblib's dask backend does), or wait for it forever. The job store
+is the SQLite file beside the config (and PostgreSQL in one test), read by the web workers and
+the dask workers alike.
 """
 
 from __future__ import annotations
@@ -104,6 +106,19 @@ def wait(
     raise AssertionError(f"job {job_id} never got there: {record}")
 
 
+def answering(base: str, timeout: float = 120) -> None:
+    """Wait until the server answers again (a new gunicorn worker is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            http_json(f"{base}/alive", timeout=timeout)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def ended(record: dict) -> bool:
     return record["status"] != "running"
 
@@ -120,9 +135,9 @@ def delete(url: str) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    """Two single-threaded dask worker processes and their scheduler, on 127.0.0.1."""
+    """One dask worker process with one thread, and its scheduler, on 127.0.0.1."""
     with distributed.LocalCluster(
-        n_workers=2,
+        n_workers=1,
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
@@ -311,6 +326,7 @@ def test_a_waiting_job_is_watched_by_its_web_worker(idle_scheduler, tmp_path, ir
         status, started = http_json(f"{base}/fit", form=b"")
         waiting = job(base, started["job_id"])
         os.kill(waiting["pid"], signal.SIGKILL)  # the web worker that watches it
+        answering(base)  # gunicorn has started another one
         record = wait(base, started["job_id"], ended, timeout=60)
         assert record["status"] == "lost"
         assert f"process {waiting['pid']}" in record["info"], record
@@ -330,6 +346,26 @@ def test_an_unreachable_scheduler_is_a_503_and_starts_nothing(tmp_path, iris_con
             f"Timed out trying to connect to tcp://127.0.0.1:{port} after 1 s"
         )
         assert http_json(f"{base}/alive")[1]["process_metadata"].get("jobs", {}) == {}
+
+
+def test_a_local_cluster_runs_its_job_and_stops_with_it(tmp_path, iris_config_text):
+    entry = "{'local_cluster': {'n_workers': 1, 'threads_per_worker': 1}}"
+    config = write_config(tmp_path, f"\n    'jobs': {entry},", iris_config_text)
+    port = free_port()
+    command = [str(SCRIPTS / "pld"), "serve", "--port", str(port)]
+    with running_server(command, port, cwd=tmp_path, env=server_env(config)) as base:
+        [served] = server_processes(port)[:1]
+        status, started = http_json(f"{base}/fit", form=b"persist=false", timeout=120)
+        assert status == 200, started
+        record = wait(base, started["job_id"], ended, timeout=240, every=0.5)
+        assert record["status"] == "finished", record
+        assert record["worker"].startswith("tcp://127.0.0.1:")
+        assert record["scheduler"].startswith("tcp://127.0.0.1:")
+        assert record["pid"] != served.pid and record["info"]["version"] is None
+        deadline = time.monotonic() + 60  # the cluster closes once its job has ended
+        while psutil.pid_exists(record["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not psutil.pid_exists(record["pid"])
 
 
 def test_a_postgresql_job_store_is_shared_with_the_workers(cluster, tmp_path, iris_config_text):
@@ -358,13 +394,24 @@ def test_a_postgresql_job_store_is_shared_with_the_workers(cluster, tmp_path, ir
 
 def test_hook_pld_run_job(tmp_path, iris_config_text):
     """The kernel runs a task endpoint's job in a thread; a cluster entry goes to pld-plugins."""
-    from pld_core import ConfigError, load_config
+    from pld_core import ConfigError, hookimpl, load_config
     from pld_core.registry import collect_tasks
 
+    class Audit:  # the docs' wrapper: it sees every start
+        started: list[tuple[str, str]] = []
+
+        @hookimpl(wrapper=True)
+        def pld_run_job(self, config, task, options, jobs):
+            job_id = yield
+            self.started.append((job_id, task.name))
+            return job_id
+
     config = load_config(str(write_config(tmp_path, "", iris_config_text)))
+    config.plugins.register(Audit(), name="audit")
     jobs = config.plugins.hook.pld_job_store(config=config)
     task = collect_tasks(config.plugins)["rollback"]
     job_id = config.plugins.hook.pld_run_job(config=config, task=task, options={}, jobs=jobs)
+    assert Audit.started == [(job_id, "rollback")]
     record = wait_in(jobs, job_id)
     assert (record["func"], record["pid"], record["thread"]) == (
         "rollback",
@@ -377,6 +424,11 @@ def test_hook_pld_run_job(tmp_path, iris_config_text):
     config = load_config(str(bad))
     with pytest.raises(ConfigError, match=r"config\.py: jobs: 'scheduler' must be an address"):
         config.plugins.hook.pld_run_job(config=config, task=task, options={}, jobs=jobs)
+    entry = "{'scheduler': '127.0.0.1:8786', 'store': 'process'}"
+    config = load_config(str(write_config(tmp_path, f"\n    'jobs': {entry},", iris_config_text)))
+    alone = config.plugins.hook.pld_job_store(config=config)
+    with pytest.raises(ConfigError, match="need a job store the workers share, not InProcess"):
+        config.plugins.hook.pld_run_job(config=config, task=task, options={}, jobs=alone)
 
 
 def wait_in(jobs: Any, job_id: str, timeout: float = 30) -> dict:
