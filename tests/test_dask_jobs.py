@@ -348,6 +348,27 @@ def test_an_unreachable_scheduler_is_a_503_and_starts_nothing(tmp_path, iris_con
         assert http_json(f"{base}/alive")[1]["process_metadata"].get("jobs", {}) == {}
 
 
+def test_a_worker_that_cannot_load_the_config_ends_the_job_as_an_error(
+    cluster, tmp_path, iris_config_text
+):
+    """The config reads a variable only the web server has: the dask worker cannot load it."""
+    assert "PLD_TEST_WEB_ONLY" not in os.environ  # nor the cluster's workers, started here
+    extra = f"""
+    'jobs': {{'scheduler': {cluster.scheduler_address!r}}},
+    'web_only': environ['PLD_TEST_WEB_ONLY'],"""
+    config = write_config(tmp_path, extra, iris_config_text)
+    port = free_port()
+    command = [str(SCRIPTS / "pld"), "serve", "--port", str(port)]
+    env = {**server_env(config), "PLD_TEST_WEB_ONLY": "here"}
+    with running_server(command, port, cwd=tmp_path, env=env) as base:
+        status, started = http_json(f"{base}/fit", form=b"")
+        assert status == 200, started
+        record = wait(base, started["job_id"], ended, timeout=60)
+    assert record["status"] == "error", record
+    assert "worker" not in record  # it never started
+    assert record["info"].startswith("ConfigError: ") and "PLD_TEST_WEB_ONLY" in record["info"]
+
+
 def test_a_local_cluster_runs_its_job_and_stops_with_it(tmp_path, iris_config_text):
     entry = "{'local_cluster': {'n_workers': 1, 'threads_per_worker': 1}}"
     config = write_config(tmp_path, f"\n    'jobs': {entry},", iris_config_text)

@@ -101,13 +101,16 @@ def _watch(
 
 def _look(future: Any, jobs: JobStore, job_id: str, keep: bool) -> bool:
     """One look at a submitted job; ``False`` once the web worker has nothing more to do."""
-    if future.done():
-        if future.status == "error":  # it failed before it could write into its record
-            exc = future.exception()
-            _end(jobs, job_id, "error", f"{type(exc).__name__}: {first_line(exc)}")
-        return False
+    done = future.done()  # first: a task that returned has already ended its record
     record = jobs.get(job_id)
     if record is None or record.get("status") != "running":
+        return False
+    if done:  # its task ended but the record did not: the worker failed before it could
+        if future.status == "error":  # write it (the config does not load there)
+            exc = future.exception()
+            _end(jobs, job_id, "error", f"{type(exc).__name__}: {first_line(exc)}")
+        else:  # the scheduler dropped it
+            _end(jobs, job_id, "lost", f"its dask task ended as {future.status!r}")
         return False
     if record.get("worker"):  # a worker has it: it beats and reports from now on
         return keep
