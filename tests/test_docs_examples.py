@@ -17,7 +17,8 @@ the rendered page:
   stops it when the page ends. The blocks after it talk to it.
 
 A shown output must match exactly, except for what differs from run to run, normalised on
-both sides (``normalise``): log timestamps, ISO 8601 times, durations after "in" or "took",
+both sides (``normalise``): log timestamps, ISO 8601 times, durations after "in", "took" or
+"after",
 ``sha256:`` digests, job ids (UUIDs); trailing spaces and trailing blank lines. Also:
 
 - a line ``...`` stands for any number of lines, and ``...`` inside a line for any text;
@@ -80,7 +81,10 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")
 _VARIABLE = [
     (re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ", re.M), "<TIME> "),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?"), "<TIME>"),
-    (re.compile(r"(?:(?<=\bin )|(?<=\btook ))\d+(?:\.\d+)? ?(?:s|ms|µs)\b"), "<DURATION>"),
+    (
+        re.compile(r"(?:(?<=\bin )|(?<=\btook )|(?<=\bafter ))\d+(?:\.\d+)? ?(?:s|ms|µs)\b"),
+        "<DURATION>",
+    ),
     (re.compile(r"sha256:[0-9a-f]{64}"), "sha256:<DIGEST>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<UUID>"),
 ]
@@ -378,7 +382,7 @@ def _diff(expected: str, actual: str) -> str:
     return "\n".join(
         difflib.unified_diff(
             normalise(expected).splitlines(),
-            normalise(actual).splitlines(),
+            normalise(_as_shown(expected, actual)).splitlines(),
             "shown",
             "printed",
             lineterm="",
@@ -388,7 +392,7 @@ def _diff(expected: str, actual: str) -> str:
 
 def evaluate_setup(example: Example) -> None:
     page: PageRun = example.namespace["page"]
-    status, output = page.terminal.run(example.parsed)
+    status, output = page.terminal.run(page.place.command(example.parsed))
     if status != 0:
         page.fail(example.line, f"the set-up script exited {status}:\n{output}")
 
