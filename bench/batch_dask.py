@@ -102,6 +102,9 @@ def main() -> None:
         folder = Path(tmp)
         prepare(folder, args.rows, args.parts, args.format)
         size = sum(p.stat().st_size for p in (folder / "parts").iterdir()) / 1e6
+        # Workers start in this process's folder, and the iris config's store is a relative
+        # path ('sqlite:///iris-model.db'): the cluster must start where pld runs.
+        os.chdir(folder)
         with LocalCluster(
             n_workers=2,
             threads_per_worker=1,
@@ -125,6 +128,7 @@ def main() -> None:
             for _ in range(args.runs):
                 for name, command in cases.items():
                     times[name].append(run(folder, command))
+        os.chdir(REPO)
         for name in ("running", "local"):
             assert same_output(folder / "one", folder / name), f"{name} differs from one process"
 
