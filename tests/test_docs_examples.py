@@ -11,6 +11,9 @@ the rendered page:
 - ``<!-- skip: next "reason" -->`` (Sybil's): the next block does not run; say why.
 - ``<!-- invisible-code-block: bash`` ... ``-->``: a set-up script the reader does not need to
   see (a file the page assumes); it must succeed, its output is not compared.
+- ``<!-- write-file: NAME -->``: the next code block (a module the page shows) is written
+  to NAME in the page's folder; ``<!-- write-config: NAME -->`` writes a config entry the
+  page shows alone as a config file of its own (wrapped in ``{}``), for ``--config a,b``.
 - ``<!-- run-in-background: URL -->``: the last command of the next block is a server. It
   runs in a second terminal (the first's folder and variables); the test waits until URL
   answers, compares the lines the block shows with the first lines the server printed, and
@@ -25,8 +28,8 @@ both sides (``normalise``): log timestamps, ISO 8601 times, durations after "in"
 - log lines (``<date> <time>,<ms> LEVEL logger: ...``) are compared only when the shown
   output of that command has one: pages show results and leave the progress logs out;
 - the page's ``/tmp`` is a fresh folder, and ports 5000 and 8000 are free ports (a
-  ``pld serve``, ``pld devserver`` or ``pld-devserver`` that names no ``--port`` gets
-  ``--port 5000``); in the output they read as the page writes them;
+  ``pld ... serve``, ``pld ... devserver`` or ``pld-devserver`` command that names no
+  ``--port`` gets ``--port 5000``); in the output they read as the page writes them;
 - as on a terminal 80 columns wide: ``ls`` lists in columns, Click wraps help at 80
   (``COLUMNS``), curl shows no progress meter (``~/.curlrc``).
 
@@ -216,7 +219,41 @@ class BackgroundParser:
             yield region
 
 
-PARSERS = [ConsoleParser(), SetupParser(), BackgroundParser(), SkipParser()]
+class WriteParser:
+    """``<!-- write-file: NAME -->`` or ``<!-- write-config: NAME -->``: the next code block is
+    written to NAME in the page's folder (a config entry shown alone is wrapped in ``{}``)."""
+
+    def __init__(self) -> None:
+        self.lexer = DirectiveInHTMLCommentLexer(r"write-(?:file|config)", arguments=r"\S+")
+
+    def __call__(self, document: Document) -> Any:
+        for region in self.lexer(document):
+            region.parsed = (str(region.lexemes["directive"]), str(region.lexemes["arguments"]))
+            region.evaluator = evaluate_write
+            yield region
+
+
+class CodeParser:
+    """Every other fenced block: not run, but written to a file when a directive says so."""
+
+    def __init__(self) -> None:
+        self.lexer = FencedCodeBlockLexer(r"(?!console\b)[\w+-]*", mapping={"source": "source"})
+
+    def __call__(self, document: Document) -> Any:
+        for region in self.lexer(document):
+            region.parsed = str(region.lexemes["source"])
+            region.evaluator = evaluate_code
+            yield region
+
+
+PARSERS = [
+    ConsoleParser(),
+    SetupParser(),
+    BackgroundParser(),
+    WriteParser(),
+    CodeParser(),
+    SkipParser(),
+]
 
 
 # --- running --------------------------------------------------------------------------------
@@ -249,9 +286,12 @@ class Place:
     def command(self, text: str) -> str:
         """The command as run here: the page's /tmp and port 5000 made ours."""
         text = re.sub(r"(?<![\w/.])/tmp\b", str(self.tmp), text)
-        text = re.sub(
-            r"\b(pld serve|pld devserver|pld-devserver)\b(?![^\n]*--port)", r"\1 --port 5000", text
-        )
+        if "--port" not in text:
+            text = re.sub(
+                r"(\bpld\b[^|;&\n]*? (?:serve|devserver)|\bpld-devserver)\b",
+                r"\1 --port 5000",
+                text,
+            )
         for page_port, port in self.ports.items():
             text = re.sub(rf"\b{page_port}\b", port, text)
         return text
@@ -372,6 +412,7 @@ class PageRun:
     skipped: list[str] = field(default_factory=list)
     servers: list[Server] = field(default_factory=list)
     background_url: str | None = None
+    write_next: tuple[str, str] | None = None  # (directive, file name)
     updates: list[tuple[str, str]] = field(default_factory=list)  # (old block, new block)
 
     def fail(self, line: int, message: str) -> None:
@@ -395,6 +436,22 @@ def evaluate_setup(example: Example) -> None:
     status, output = page.terminal.run(page.place.command(example.parsed))
     if status != 0:
         page.fail(example.line, f"the set-up script exited {status}:\n{output}")
+
+
+def evaluate_write(example: Example) -> None:
+    example.namespace["page"].write_next = example.parsed
+
+
+def evaluate_code(example: Example) -> None:
+    page: PageRun = example.namespace["page"]
+    if page.write_next is None:
+        return
+    (directive, name), page.write_next = page.write_next, None
+    text = "{\n" + example.parsed + "}\n" if directive == "write-config" else example.parsed
+    marker = f"PLD_DOCS_{uuid.uuid4().hex}"
+    status, output = page.terminal.run(f"cat > {shlex.quote(name)} <<'{marker}'\n{text}{marker}")
+    if status != 0:
+        page.fail(example.line, f"could not write {name}:\n{output}")
 
 
 def evaluate_background(example: Example) -> None:
@@ -450,7 +507,10 @@ def start_server(page: PageRun, command: Command, url: str) -> str:
         except OSError:
             time.sleep(0.2)
     time.sleep(0.3)  # the lines printed right after it starts listening
-    return page.place.shown(log.read_text(errors="replace"))
+    output = page.place.shown(log.read_text(errors="replace"))
+    if process.poll() is not None:
+        page.fail(command.line, f"$ {command.text} ended (status {process.returncode}):\n{output}")
+    return output
 
 
 def _propose_update(page: PageRun, transcript: Transcript, printed: list[str]) -> None:
@@ -541,3 +601,16 @@ def test_transcripts_are_parsed_as_the_docstring_says() -> None:
     assert matches('"python": "...",\n', '"python": "3.11.7",\n')
     assert not matches("a\nb\n", "a\nb\nc\n") and matches("a\nb\n", "a\nb\nc\n", prefix=True)
     assert matches("sha256:" + "0" * 64 + "\n", "sha256:" + "a" * 64 + "\n")
+
+
+def test_the_page_folder_and_ports_are_ours(tmp_path: Path) -> None:
+    place = Place(tmp_path)
+    port = place.ports["5000"]
+    assert place.command("pld serve") == f"pld serve --port {port}"
+    assert place.command("X=1 pld --config a.py,b.py serve") == (
+        f"X=1 pld --config a.py,b.py serve --port {port}"
+    )
+    assert place.command("pld-devserver --port 5000 &") == f"pld-devserver --port {port} &"
+    assert place.command("pld test") == "pld test"
+    assert place.command("cd /tmp/iris") == f"cd {tmp_path}/tmp/iris"
+    assert place.shown(f"{tmp_path}/tmp/x on 127.0.0.1:{port}") == "/tmp/x on 127.0.0.1:5000"
