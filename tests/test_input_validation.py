@@ -32,7 +32,7 @@ from pld_core import (
     load_config,
     training_metadata,
 )
-from pld_core.input_check import TRUST_MIN_VALUES, InputPolicy, build_input_check
+from pld_core.input_check import InputPolicy, build_input_check
 from pld_plugins.predict import PredictService
 
 GOOD = {"sepal length": 6.3, "sepal width": 2.5, "petal length": 4.9, "petal width": 1.5}
@@ -243,20 +243,27 @@ def test_a_model_without_a_stored_schema_is_not_checked():
 # -- scikit-learn's own finiteness check is skipped where pld's has covered it ----------------
 
 
-def test_large_checked_inputs_skip_scikit_learns_finiteness_check(fitted_iris):
-    flags: list[bool] = []
+@pytest.mark.parametrize("direct", [True, False])
+def test_checked_inputs_skip_scikit_learns_finiteness_check(fitted_iris, direct):
+    """A checked float input is trusted by a scikit-learn estimator that serves itself; one
+    served directly (pld_plugins' sklearn_direct) is not called through scikit-learn at all."""
+    flags: list[tuple[str, bool]] = []
 
     class Spy:
         @hookimpl(wrapper=True)
         def pld_predict(self, model, X, method, params):
-            flags.append(sklearn.get_config()["assume_finite"])
+            flags.append((type(model).__name__, sklearn.get_config()["assume_finite"]))
             return (yield)
 
     plugins = get_plugin_manager()
     plugins.register(Spy())
-    client = Client(create_app(load_config(str(fitted_iris), plugins=plugins)))
-    many = [GOOD] * (TRUST_MIN_VALUES // len(FIELDS))
+    loaded = load_config(str(fitted_iris), plugins=plugins, sklearn_direct=direct)
+    client = Client(create_app(loaded))
+    many = [GOOD] * 500
     assert client.post("/predict", json=[GOOD]).status_code == 200
     assert client.post("/predict", json=many).status_code == 200
-    assert flags == [False, True]
+    if direct:
+        assert flags == [("DirectModel", False)] * 2
+    else:
+        assert flags == [("LogisticRegression", True)] * 2
     assert sklearn.get_config()["assume_finite"] is False  # only for that call

@@ -61,6 +61,7 @@ def write_config(
         f"'proba_service': {{'!': 'predict-service', 'mapping': {MAPPING!r}, "
         "'entry_point': '/proba', 'predict_proba': True}",
         f"'compiled_inference': {compiled}",
+        "'sklearn_direct': False",  # without the compiled form, the estimator itself serves
     ]
     if test_set:
         skip = chr(39) + "skiprows" + chr(39) + ": 100"

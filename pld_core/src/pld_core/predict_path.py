@@ -10,7 +10,7 @@ Everything that can be decided once (the model call, the metadata) is decided he
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pluggy
@@ -22,11 +22,12 @@ from pld_core.config import Config
 from pld_core.encoding import as_list, decode, encode
 from pld_core.envelope import JSON_MIMETYPE, describe_error, error_response
 from pld_core.errors import InputError, LimitError, NoModelError, PredictError
-from pld_core.input_check import InputCheck, InputPolicy, build_input_check, skip_finiteness_check
+from pld_core.input_check import InputCheck, InputPolicy, build_input_check, finiteness_trusting
 from pld_core.interfaces import PredictService
 from pld_core.model_source import ModelSource
 
 ModelCall = Callable[..., Any]
+Trusting = Callable[[], AbstractContextManager[Any]] | None
 _NO_QUERY: Mapping[str, Any] = {}
 
 
@@ -79,8 +80,14 @@ class PredictPath:
         self._ok = {"status": "OK", "error_code": 0, **self.metadata}
         self.input_policy = input_policy or InputPolicy()
         self.report_out_of_range = out_of_range_reporter(plugins)
-        # (model, what is wrong with it, the check of its input): decided once per model
-        self._checked: tuple[Any, str | None, InputCheck | None] = (None, None, None)
+        # (model, what is wrong with it, the check of its input, what makes the model trust a
+        # checked input): decided once per model
+        self._checked: tuple[Any, str | None, InputCheck | None, Trusting] = (
+            None,
+            None,
+            None,
+            None,
+        )
         #: The most samples one HTTP request may send (the config's ``limits.max_rows``).
         self.max_rows: int | None = None
 
@@ -92,18 +99,20 @@ class PredictPath:
         """The check of the current model's input (``None``: no schema stored, or turned off)."""
         return self._model_and_check()[1]
 
-    def _model_and_check(self) -> tuple[Any, InputCheck | None]:
+    def _model_and_check(self) -> tuple[Any, InputCheck | None, Trusting]:
         model = self.get_model()
         if model is None:
             raise NoModelError("no model is available to predict with")
-        checked, problem, check = self._checked
+        checked, problem, check, trusting = self._checked
         if model is not checked:  # once per model: a reload brings a new object
             problem = self.service.check_model(model)
             check = build_input_check(model, self.input_policy)
-            self._checked = (model, problem, check)
+            complete = check is not None and check.complete
+            trusting = finiteness_trusting(model) if complete else None
+            self._checked = (model, problem, check, trusting)
         if problem is not None:
             raise PredictError(problem)
-        return model, check
+        return model, check, trusting
 
     def predictions(self, records: Any, query: Mapping[str, Any] = _NO_QUERY) -> Any:
         """What the model answers for ``records`` (a non-empty list of sample objects).
@@ -111,11 +120,11 @@ class PredictPath:
         :raises InputError: a record the service cannot read, or a value the version's input
             schema refuses, naming the sample and the field.
         """
-        model, check = self._model_and_check()
+        model, check, trusting = self._model_and_check()
         if not isinstance(records, list) or not records:
             raise InputError("the body must be a non-empty JSON list of objects")
         X, params = self.service.model_input(model, records, query)
-        return self._run(model, check, X, params)
+        return self._run(model, check, trusting, X, params)
 
     def table_predictions(self, table: Any, query: Mapping[str, Any] = _NO_QUERY) -> Any:
         """What the model answers for ``table``, a columnar batch of samples (an Arrow table).
@@ -124,13 +133,20 @@ class PredictPath:
         without one, or a batch it leaves to the records way, goes through :meth:`predictions`
         with ``table.to_pylist()``. The input check and the ``pld_predict`` hook run alike.
         """
-        model, check = self._model_and_check()
+        model, check, trusting = self._model_and_check()
         inputs = self.service.table_input(model, table, query) if table.num_rows else None
         if inputs is None:
             return self.predictions(table.to_pylist(), query)
-        return self._run(model, check, *inputs)
+        return self._run(model, check, trusting, *inputs)
 
-    def _run(self, model: Any, check: InputCheck | None, X: Any, params: dict[str, Any]) -> Any:
+    def _run(
+        self,
+        model: Any,
+        check: InputCheck | None,
+        trusting: Trusting,
+        X: Any,
+        params: dict[str, Any],
+    ) -> Any:
         """Check the model input ``X`` against the version's schema, then call the model."""
         if check is None:
             return self.call_model(model=model, X=X, method=self.service.method, params=params)
@@ -141,8 +157,9 @@ class PredictPath:
                 version=check.version,
                 counts=outside,
             )
-        trusted = check.complete and getattr(getattr(X, "dtype", None), "kind", "") == "f"
-        with skip_finiteness_check(X) if trusted else nullcontext():
+        if trusting is None or getattr(getattr(X, "dtype", None), "kind", "") != "f":
+            return self.call_model(model=model, X=X, method=self.service.method, params=params)
+        with trusting():  # pld has checked every value: the estimator need not
             return self.call_model(model=model, X=X, method=self.service.method, params=params)
 
     def predict(self, records: Any, query: Mapping[str, Any] = _NO_QUERY) -> list[Any]:
