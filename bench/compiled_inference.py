@@ -2,15 +2,19 @@
 
 Calls each WSGI app in-process (no server, no network: what the app itself spends per
 request) for the iris LogisticRegression: bench/raw_app.py (hand-written Werkzeug, calling
-scikit-learn's ``predict``), pld with ``compiled_inference`` writing a verified ONNX form but
-``'serve': False`` (scikit-learn answers), and pld serving the ONNX form with onnxruntime.
-The three run in interleaved rounds (A, B, C, A, B, C...) so a busy machine slows all alike;
-it reports the median time per request of each, in µs, and pld's ratios to the raw app. Also
-the model call alone: scikit-learn's ``predict`` against the ONNX session's ``run``.
+scikit-learn's ``predict``), and pld serving one stored version, written with
+``compiled_inference`` on: as the scikit-learn model itself (``'serve': False``,
+``'sklearn_direct': False``), through pld-plugins' ``sklearn_direct`` when that plugin is
+installed (else this column is the first again), and as its verified ONNX form. The apps run
+in interleaved rounds (A, B, C, D, A, B...) so a busy machine slows all alike; it reports the
+median time per request of each, in µs of wall clock and of CPU time, and the ratios to the
+raw app. Also the model call
+alone: scikit-learn's ``predict`` against the ONNX form's.
 
     python bench/compiled_inference.py [--rounds 15] [--requests 2000]
 
-Needs ``pip install 'pld-plugins[onnx]'``. From another script: ``in_process_get_times()``.
+Needs ``pip install 'pld-plugins[onnx]'``. From another script: ``in_process_get_times()``
+returns the median µs per app name.
 """
 
 from __future__ import annotations
@@ -34,31 +38,41 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from serving import CONFIG, FIELDS, QUERY  # noqa: E402
 
-RAW, PYTHON, ONNX = "raw app", "pld (sklearn)", "pld (onnx)"
+RAW, PYTHON, DIRECT, ONNX = "raw app", "pld (sklearn)", "pld (sklearn-direct)", "pld (onnx)"
+#: The pld apps: the config entries each adds. All serve one version, written with its ONNX form.
+VARIANTS = {
+    PYTHON: "'compiled_inference': {'enabled': True, 'serve': False}, 'sklearn_direct': False",
+    DIRECT: "'compiled_inference': {'enabled': True, 'serve': False}",
+    ONNX: "'compiled_inference': {'enabled': True}",
+}
 
 
 def build_apps(folder: Path) -> dict[str, Any]:
-    """Fit once with compiled inference on; the three WSGI apps serving that version."""
+    """Fit once with compiled inference on; the WSGI apps serving that version, and the raw
+    app serving the same scikit-learn model."""
     from pld_core import create_app, fit, load_config
 
     data = REPO / "examples" / "iris" / "iris.data"
     text = CONFIG % {"data": str(data), "mapping": [(name, "float") for name in FIELDS]}
     apps: dict[str, Any] = {}
-    for name, entry in ((ONNX, "{'enabled': True}"), (PYTHON, "{'enabled': True, 'serve': False}")):
-        path = folder / ("serve-onnx.py" if name == ONNX else "serve-python.py")
-        path.write_text(text.rstrip()[:-1] + f"\n    'compiled_inference': {entry},\n}}")
+    for number, (name, entries) in enumerate(VARIANTS.items()):
+        path = folder / f"serve-{number}.py"  # not onnx.py: the config's folder is on sys.path
+        path.write_text(text.rstrip()[:-1] + f"\n    {entries},\n}}")
         if not (folder / "models.db").exists():
             fit(load_config(str(path), __mode__="fit"))
         apps[name] = create_app(load_config(str(path)))
-    served = {name: app.models.served_by() for name, app in apps.items()}
-    if served != {ONNX: "onnx", PYTHON: "python"}:
-        raise RuntimeError(f"the apps do not serve what they should: {served}")
-    model = load_config(str(folder / "serve-python.py"), __mode__="fit")["model_persister"].read()
+    model = load_config(str(folder / "serve-0.py"), __mode__="fit")["model_persister"].read()
     raw_path = folder / "model.pickle"
     raw_path.write_bytes(pickle.dumps(model))
     os.environ["RAW_MODEL_PATH"] = str(raw_path)
     apps[RAW] = importlib.import_module("raw_app").app
-    return {name: apps[name] for name in (RAW, PYTHON, ONNX)}
+    return {name: apps[name] for name in (RAW, *VARIANTS)}
+
+
+def served_by(app: Any) -> str:
+    """What predicts in ``app``: ``raw`` for the raw app, else ``/alive``'s ``served_by``."""
+    models = getattr(app, "models", None)
+    return str(models.served_by()) if models is not None else "raw"
 
 
 def _get_environ() -> dict[str, Any]:
@@ -67,38 +81,49 @@ def _get_environ() -> dict[str, Any]:
     return EnvironBuilder(path="/predict", query_string=QUERY).get_environ()
 
 
-def per_request(app: Callable[..., Any], n: int) -> float:
-    """Microseconds per single-row GET of ``app``, over ``n`` requests."""
+def per_request(app: Callable[..., Any], n: int) -> tuple[float, float]:
+    """Microseconds per single-row GET of ``app`` over ``n`` requests: wall clock, and CPU
+    time of this process (onnxruntime runs in the calling thread with ``threads`` 1)."""
     environ = _get_environ()
     statuses: list[str] = []
 
     def start_response(status: str, headers: object) -> None:
         statuses.append(status)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         environ["wsgi.input"] = io.BytesIO(b"")
         b"".join(app(environ, start_response))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     if not all(status.startswith("200") for status in statuses):
         raise RuntimeError(f"{app!r} answered {statuses[0]}")
-    return elapsed / n * 1e6
+    return elapsed / n * 1e6, cpu / n * 1e6
 
 
-def in_process_get_times(rounds: int = 15, requests: int = 2000) -> dict[str, float]:
-    """Median µs per in-process single-row GET: raw app, pld (sklearn), pld (onnx)."""
+def in_process_get_times(rounds: int = 15, requests: int = 2000) -> dict[str, dict[str, float]]:
+    """Median µs per in-process single-row GET, ``{"wall": ..., "cpu": ...}`` by app: the raw
+    app, pld serving the scikit-learn model as it is, through ``sklearn_direct`` (when
+    installed), and its ONNX form."""
     with tempfile.TemporaryDirectory() as tmp:
         apps = build_apps(Path(tmp))
+        if served_by(apps[ONNX]) != "onnx" or served_by(apps[PYTHON]) != "python":
+            raise RuntimeError({name: served_by(app) for name, app in apps.items()})
         for app in apps.values():  # warm: first-call costs are not what is measured
             per_request(app, 200)
-        times: dict[str, list[float]] = {name: [] for name in apps}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in apps}
         for _ in range(rounds):
             for name, app in apps.items():
                 times[name].append(per_request(app, requests))
         for app in apps.values():
             stop = getattr(getattr(app, "models", None), "persister", None)
             getattr(stop, "stop", lambda: None)()
-    return {name: statistics.median(values) for name, values in times.items()}
+    return {
+        name: {
+            "wall": statistics.median(wall for wall, _ in values),
+            "cpu": statistics.median(cpu for _, cpu in values),
+        }
+        for name, values in times.items()
+    }
 
 
 def model_call_times(folder: Path) -> dict[str, float]:
@@ -110,7 +135,7 @@ def model_call_times(folder: Path) -> dict[str, float]:
     from pld_core import load_config
     from pld_plugins.compiled.onnx import OnnxModel
 
-    model = load_config(str(folder / "serve-onnx.py"), __mode__="fit")["model_persister"].read()
+    model = load_config(str(folder / "serve-0.py"), __mode__="fit")["model_persister"].read()
     metadata = model.__metadata__
     data = base64.b64decode(metadata["attachments/model.onnx"])
     served = OnnxModel.load(model, data, metadata["compiled"]["outputs"], 1)
@@ -131,14 +156,16 @@ def main() -> None:
     times = in_process_get_times(args.rounds, args.requests)
     raw = times[RAW]
     print(f"in-process single-row GET, median of {args.rounds} interleaved rounds:")
-    print(f"{'app':<15} {'µs/request':>11} {'× raw app':>10}")
+    print(f"{'app':<21} {'wall µs':>8} {'× raw':>6} {'CPU µs':>8} {'× raw':>6}")
     for name, value in times.items():
-        print(f"{name:<15} {value:>11.1f} {value / raw:>10.3f}")
-    print(f"pld (onnx) / pld (sklearn): {times[ONNX] / times[PYTHON]:.3f}")
+        wall, cpu = value["wall"], value["cpu"]
+        ratios = wall / raw["wall"], cpu / raw["cpu"]
+        print(f"{name:<21} {wall:>8.1f} {ratios[0]:>6.3f} {cpu:>8.1f} {ratios[1]:>6.3f}")
+    print(f"pld (onnx) / pld (sklearn), CPU: {times[ONNX]['cpu'] / times[PYTHON]['cpu']:.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         build_apps(Path(tmp))  # the stored version, for the model call alone
         calls = model_call_times(Path(tmp))
-    print(", ".join(f"{name} {value:.1f} µs" for name, value in calls.items()))
+    print("model call alone, one row: " + ", ".join(f"{k} {v:.1f} µs" for k, v in calls.items()))
 
 
 if __name__ == "__main__":
