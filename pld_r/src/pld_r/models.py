@@ -90,6 +90,7 @@ class RModel(BaseEstimator):
             self.rmodel_ = rfunc(self._r_data(X), y_r, **kwargs)
         self._rmodel_bytes = None
         self.__dict__.pop("_input_form", None)
+        self.warm_sample_ = warm_sample(X)
 
     def _predict_r(self, X: Any, **kwargs: Any) -> tuple[list[str] | None, Any]:
         """R's predictions for X as (column names, 2-d array), from ``predict_funcname`` or
@@ -174,9 +175,23 @@ class RModel(BaseEstimator):
         return cast(tuple[Any, str], found[:2])
 
     def warm_up(self) -> None:
-        """Start R, source the script, unserialize the R model: the first predict's costs."""
+        """Pay the first predict's costs now: start R, source the script, unserialize the R
+        model, and predict one typical row (``warm_sample_``), which picks the input form and
+        runs R's method dispatch and any lazy loading of the model's package once."""
         self._rmodel()
         self._predict_function()
+        sample = self.__dict__.get("warm_sample_")
+        if sample is None:
+            return
+        try:
+            self.predict(sample)
+        except Exception as exc:  # the model loaded; a request will say what R thinks of it
+            logger.warning(
+                "R model from %s: the warm-up predict on a typical row failed (%s); "
+                "the first request pays R's first-call costs",
+                self.scriptname,
+                exc,
+            )
 
     def _rmodel(self) -> Any:
         rmodel = self.__dict__.get("rmodel_")
@@ -212,6 +227,38 @@ class RModel(BaseEstimator):
             self.warm_up()
         except Exception as exc:  # the same failure is raised, named, at the first predict
             logger.warning("R model from %s not loaded yet: %s", self.scriptname, exc)
+
+
+def warm_sample(X: Any) -> Any:
+    """One typical row of the training data ``X`` for the warm-up predict where the model is
+    loaded: each numeric column's median, each categorical column's first level. No row of
+    the data itself is stored; ``None`` when a column is neither (text, booleans)."""
+    import numpy
+    import pandas
+
+    if not isinstance(X, pandas.DataFrame):
+        array = numpy.asarray(X)
+        if array.ndim != 2 or not len(array) or array.dtype.kind not in "fiu":
+            return None
+        array = array.astype(float)
+        if numpy.isnan(array).all(axis=0).any():
+            return None
+        return numpy.nanmedian(array, axis=0, keepdims=True)
+    if not len(X):
+        return None
+    columns: dict[str, Any] = {}
+    for name, dtype in X.dtypes.items():
+        column = X[name]
+        if isinstance(dtype, pandas.CategoricalDtype) and len(dtype.categories):
+            columns[str(name)] = pandas.Categorical(dtype.categories[:1], dtype=dtype)
+        elif pandas.api.types.is_numeric_dtype(dtype) and not pandas.api.types.is_bool_dtype(dtype):
+            median = float(column.median())
+            if numpy.isnan(median):
+                return None
+            columns[str(name)] = [median]
+        else:
+            return None
+    return pandas.DataFrame(columns, columns=[str(c) for c in X.columns])
 
 
 class ClassificationModel(ClassifierMixin, RModel):

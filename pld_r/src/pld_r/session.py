@@ -58,6 +58,11 @@ def r() -> Any:
     return robjects
 
 
+def started() -> bool:
+    """Whether this process has started R (through :func:`r`)."""
+    return _robjects is not None
+
+
 def _after_fork() -> None:
     """In a child forked with R running (a gunicorn worker of a preloading master).
 
@@ -145,6 +150,13 @@ def _flush(captured: list[tuple[str, str]], failed: bool) -> None:
 
 _converter: Any = None
 _base: dict[str, Any] = {}
+
+
+class _Calls:
+    count = 0  # calls into R through :func:`call` (predicts), since pld_r.collect looked
+
+
+calls = _Calls()
 
 
 def converter() -> Any:
@@ -285,6 +297,7 @@ def call(function: Any, *args: Any, **kwargs: Any) -> Any:
     """
     from rpy2 import rinterface
 
+    calls.count += 1  # what :mod:`pld_r.collect` learns R's collection interval from
     return rinterface.SexpClosure.__call__(function, *args, **kwargs)
 
 
