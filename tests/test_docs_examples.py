@@ -531,6 +531,7 @@ def run_page(relative: str, place: Place) -> PageRun:
     document = Document.parse(str(path), *PARSERS)
     page = PageRun(place, Terminal(place))
     document.namespace["page"] = page
+    document.namespace["docker"] = shutil.which("docker") is not None  # for skip: next if(...)
     try:
         for example in document.examples():
             try:
