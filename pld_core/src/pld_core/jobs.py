@@ -6,6 +6,11 @@ where every worker of every instance reads it (``pld_plugins``: a database). Wha
 store, the kernel keeps the guarantees: the runner beats a heartbeat into the record, a
 record whose runner died is marked ``lost`` when anyone reads it, and a cancel request stops
 the job at its next stage or progress report (:class:`JobCancelled`), before it persists.
+
+Where a job runs is the ``pld_run_job`` hook's choice: :func:`run_job` runs it in a thread of
+this process; a runner that sends it elsewhere (a dask worker) adds the record here with
+:func:`new_job`, and the process that runs it keeps the same guarantees with
+:func:`execute_job`.
 """
 
 from __future__ import annotations
