@@ -414,6 +414,7 @@ class PageRun:
     background_url: str | None = None
     write_next: tuple[str, str] | None = None  # (directive, file name)
     updates: list[tuple[str, str]] = field(default_factory=list)  # (old block, new block)
+    transcripts_run: int = 0
 
     def fail(self, line: int, message: str) -> None:
         self.failures.append(f"line {line}: {message}")
@@ -461,6 +462,7 @@ def evaluate_background(example: Example) -> None:
 def evaluate_transcript(example: Example) -> None:
     page: PageRun = example.namespace["page"]
     transcript: Transcript = example.parsed
+    page.transcripts_run += 1
     commands = list(transcript.commands)
     background, page.background_url = page.background_url, None
     server = commands.pop() if background else None
@@ -525,13 +527,22 @@ def _propose_update(page: PageRun, transcript: Transcript, printed: list[str]) -
     page.updates.append((transcript.source, new))
 
 
+def _docker_engine() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
 def run_page(relative: str, place: Place) -> PageRun:
     """Run the examples of one page in a new terminal; the page's failures and skips."""
     path = REPO / relative
     document = Document.parse(str(path), *PARSERS)
     page = PageRun(place, Terminal(place))
     document.namespace["page"] = page
-    document.namespace["docker"] = shutil.which("docker") is not None  # for skip: next if(...)
+    document.namespace["docker"] = _docker_engine()  # for skip: next if(docker, ...)
     try:
         for example in document.examples():
             try:
@@ -559,7 +570,7 @@ def check(relative: str, page: PageRun) -> None:
 
 def examples_in(relative: str) -> int:
     document = Document.parse(str(REPO / relative), *PARSERS)
-    return sum(1 for _ in document.examples())
+    return sum(1 for e in document.examples() if e.region.evaluator is evaluate_transcript)
 
 
 # --- the pages ----------------------------------------------------------------------------
@@ -585,7 +596,15 @@ def test_readme_then_getting_started(tmp_path: Path) -> None:
 def test_page(relative: str, tmp_path: Path) -> None:
     if not examples_in(relative):
         pytest.skip(f"{relative} shows no command output (no console block)")
-    check(relative, run_page(relative, Place(tmp_path)))
+    page = run_page(relative, Place(tmp_path))
+    check(relative, page)
+    if not page.transcripts_run:
+        reasons = {}  # each reason once, with the lines it skips
+        for skip in page.skipped:
+            line, reason = skip.split(": ", 1)
+            reasons.setdefault(reason, []).append(line.removeprefix("line "))
+        said = "; ".join(f"{r} (lines {', '.join(lines)})" for r, lines in reasons.items())
+        pytest.skip(f"{relative}: every transcript is skipped: {said}")
 
 
 def test_transcripts_are_parsed_as_the_docstring_says() -> None:
@@ -602,6 +621,20 @@ def test_transcripts_are_parsed_as_the_docstring_says() -> None:
     assert matches('"python": "...",\n', '"python": "3.11.7",\n')
     assert not matches("a\nb\n", "a\nb\nc\n") and matches("a\nb\n", "a\nb\nc\n", prefix=True)
     assert matches("sha256:" + "0" * 64 + "\n", "sha256:" + "a" * 64 + "\n")
+
+
+def test_a_block_that_shows_commands_with_output_is_a_console_block() -> None:
+    """A ``$ `` prompt in a plain block would be output nobody checks: make it console, or
+    a ```` ```bash ```` block of commands without prompts and output."""
+    unchecked = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for block in re.finditer(r"^```([^\n]*)\n(.*?)^```", text, re.M | re.S):
+            language, body = block.group(1).strip(), block.group(2)
+            if language != "console" and re.search(r"^\$ ", body, re.M):
+                line = text.count("\n", 0, block.start()) + 1
+                unchecked.append(f"{path.relative_to(REPO)}:{line}")
+    assert not unchecked, "blocks with $ prompts that no test runs: " + ", ".join(unchecked)
 
 
 def test_the_page_folder_and_ports_are_ours(tmp_path: Path) -> None:
