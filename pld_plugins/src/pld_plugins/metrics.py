@@ -117,6 +117,12 @@ def metrics_view(request: Any, app: Any) -> Any:
 
 def on_starting(server: Any) -> None:
     """gunicorn hook: empty ``PROMETHEUS_MULTIPROC_DIR`` of a previous run's counts."""
+    clear_multiprocess_dir()
+
+
+def clear_multiprocess_dir() -> None:
+    """Empty ``PROMETHEUS_MULTIPROC_DIR`` (when set) of a previous run's counts: for a server's
+    main process, before it starts its workers (gunicorn's on_starting, ``pld granian``)."""
     folder = os.environ.get(MULTIPROCESS_ENV)
     if folder:
         for path in Path(folder).glob("*.db"):
