@@ -126,14 +126,14 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Serving benchmark: pld vs a raw Werkzeug app under gunicorn, driven by wrk.
+    """Serving benchmark: pld vs a raw Werkzeug app on gunicorn, granian and uWSGI, with wrk.
 
     Needs Debian's ``wrk`` on PATH. Extra arguments go to bench/serving.py, e.g.
     ``nox -s bench -- --duration 10 --runs 3``.
     """
     if not shutil.which("wrk"):
         session.error("wrk is not installed: apt-get install wrk")
-    session.install(*editable("pld_core", "pld_plugins"), "gunicorn")
+    session.install(*editable("pld_core"), "-e", "./pld_plugins[serve,onnx]", "pyuwsgi")
     session.run("python", "bench/serving.py", *session.posargs)
 
 
