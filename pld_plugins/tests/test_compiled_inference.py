@@ -310,3 +310,45 @@ def test_pld_fit_says_a_bad_setting_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "compiled_inference.enabled: must be True or False" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def _estimator(kind: str):
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return {
+        "3-class": lambda: LogisticRegression(max_iter=500),
+        "pipeline": lambda: make_pipeline(StandardScaler(), LogisticRegression()),
+        "regression": LinearRegression,
+        "ridge": lambda: Ridge(alpha=0.5),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ["3-class", "pipeline", "regression", "ridge"])
+def test_classifiers_pipelines_and_regressors_are_verified_and_answer_alike(kind):
+    from sklearn.base import is_classifier
+
+    from pld_plugins.compiled.onnx import compile_model
+    from pld_plugins.compiled.settings import Settings
+
+    model, X = _estimator(kind), ROWS
+    species = numpy.loadtxt(IRIS, delimiter=",", usecols=[4], dtype=object)
+    if is_classifier(model):
+        model.fit(X, species)  # all three species
+    else:
+        model.fit(X[:, :3], X[:, 3])  # petal width from the other three
+        X = X[:, :3].copy()
+    record, data = compile_model(model, X, X, Settings())
+    assert record["verified"] is True and record["max_rel_diff"] <= 1e-6
+    served = OnnxModel.load(model, data, record["outputs"], 1)
+    predicted = served.predict(X)
+    assert predicted.shape == model.predict(X).shape and predicted.dtype == model.predict(X).dtype
+    if is_classifier(model):
+        assert predicted.tolist() == model.predict(X).tolist()
+        assert set(predicted.tolist()) == set(species.tolist())  # the class labels, as strings
+        numpy.testing.assert_allclose(served.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+    else:
+        numpy.testing.assert_allclose(predicted, model.predict(X), rtol=1e-6)
+        with pytest.raises(AttributeError):  # a regressor has no predict_proba; nor its form
+            served.predict_proba(X)
