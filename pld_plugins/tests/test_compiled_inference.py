@@ -352,3 +352,21 @@ def test_classifiers_pipelines_and_regressors_are_verified_and_answer_alike(kind
         numpy.testing.assert_allclose(predicted, model.predict(X), rtol=1e-6)
         with pytest.raises(AttributeError):  # a regressor has no predict_proba; nor its form
             served.predict_proba(X)
+
+
+def test_pld_export_carries_the_onnx_form_and_checks_it_again(tmp_path):
+    from pld_core.default_plugins.store_admin import export
+
+    export_to = "'model_persister_export': {'!': 'file', 'path': here + '/exported-{version}'}"
+    config = write_config(tmp_path, "database", extra=export_to)
+    fitted(config)
+    source, target = export(load_config(str(config), __mode__="fit"))
+    assert (source, target) == (1, 1)
+    assert (tmp_path / "exported-1-model.onnx").exists()  # converted and verified again
+    serving = write_config(tmp_path, "file", name="exported.py")  # the exported store
+    serving.write_text(serving.read_text().replace("/model-{version}", "/exported-{version}"))
+    assert stored_model(serving).__metadata__["compiled"]["verified"] is True
+    client, app = serve(serving)
+    assert app.models.served_by() == "onnx"
+    answer = client.get("/predict", query_string=query(ROWS[130]))
+    assert answer.json["result"] == stored_model(config).predict(ROWS[130:131])[0]
