@@ -11,6 +11,9 @@ with the version — as the attachment ``model.onnx``, so the digest and the sig
 When a version with a verified ONNX form is served, ``pld_serve_model`` answers with an
 :class:`~pld_plugins.compiled.onnx.OnnxModel`: one onnxruntime session built when the model
 is loaded, one ``run`` per prediction. ``/alive`` says ``served_by``, ``pld list`` too.
+
+This module is what every ``pld`` command loads; numpy, skl2onnx and onnxruntime are imported
+by its submodules only when a version is compiled or served.
 """
 
 from __future__ import annotations
