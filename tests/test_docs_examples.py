@@ -585,6 +585,7 @@ PAGES = sorted(
 )
 
 
+@pytest.mark.slow
 def test_readme_then_getting_started(tmp_path: Path) -> None:
     place = Place(tmp_path)
     for relative in FIRST_STEPS:
@@ -592,6 +593,7 @@ def test_readme_then_getting_started(tmp_path: Path) -> None:
         check(relative, run_page(relative, place))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relative", PAGES)
 def test_page(relative: str, tmp_path: Path) -> None:
     if not examples_in(relative):
