@@ -1,14 +1,16 @@
 """The documentation's terminal transcripts are run, and what they show is what pld prints.
 
 Every ```` ```console ```` block in README.md and docs/*.md is a transcript: a line starting
-with ``$ `` is a command (a trailing ``\\`` continues it on the next line), the lines after it
-up to the next command are what it prints, stdout and stderr as a terminal interleaves them.
+with ``$ `` is a command (a trailing ``\\`` or an open quote continues it on the next line),
+the lines after it up to the next command are what it prints, stdout and stderr as a terminal
+interleaves them.
 Sybil finds the blocks; the commands of one page run in order in one ``bash`` session (the
 page's terminal: ``cd`` and ``export`` carry over) with a clean environment, in a fresh
 temporary copy of the repository's ``examples/``. Directives in HTML comments, invisible in
 the rendered page:
 
-- ``<!-- skip: next "reason" -->`` (Sybil's): the next block does not run; say why.
+- ``<!-- skip: next "reason" -->`` (Sybil's): the next block does not run; say why
+  (``<!-- skip: next if(docker, reason="...") -->`` skips only where Docker runs).
 - ``<!-- invisible-code-block: bash`` ... ``-->``: a set-up script the reader does not need to
   see (a file the page assumes); it must succeed, its output is not compared.
 - ``<!-- write-file: NAME -->``: the next code block (a module the page shows) is written
@@ -21,8 +23,7 @@ the rendered page:
 
 A shown output must match exactly, except for what differs from run to run, normalised on
 both sides (``normalise``): log timestamps, ISO 8601 times, durations after "in", "took" or
-"after",
-``sha256:`` digests, job ids (UUIDs); trailing spaces and trailing blank lines. Also:
+"after", ``sha256:`` digests, job ids (UUIDs); trailing spaces and trailing blank lines. Also:
 
 - a line ``...`` stands for any number of lines, and ``...`` inside a line for any text;
 - log lines (``<date> <time>,<ms> LEVEL logger: ...``) are compared only when the shown
