@@ -342,3 +342,23 @@ def test_sighup_replaces_the_workers_under_load(server):
     assert all(problem.startswith(DROPPED) for problem in load.failed), load.failed
     # The new workers loaded the active version themselves.
     assert set(versions_by_worker(base).values()) == set(before.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--bind", "8000"], {}, "Error: --bind '8000': give HOST:PORT, e.g. 127.0.0.1:8000"),
+        ([], {"WEB_CONCURRENCY": "two"}, "Error: WEB_CONCURRENCY='two': give a whole number"),
+        ([], {"PLD_CONFIG": "missing.py"}, "Error: missing.py: config file not found"),
+    ],
+)
+def test_bad_settings_are_one_line_before_any_worker_starts(app, args, env, message):
+    environ = {k: v for k, v in os.environ.items() if k != "PALLADIUM_CONFIG"}
+    environ.update({"PLD_CONFIG": str(app / "config.py"), **env})
+    command = [str(Path(sys.executable).parent / "pld"), "granian", *args]
+    done = subprocess.run(
+        command, cwd=app, env=environ, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert done.stderr.startswith(message), done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
