@@ -1,9 +1,10 @@
 """``pld granian``: serve ``pld_core.wsgi:app`` with granian, set up as pld's production server.
 
 granian (a Rust HTTP server) reads requests and writes answers outside Python, so it answers
-more requests per CPU than gunicorn. Run through its own command line, three things that
-gunicorn's settings file (``examples/deploy/gunicorn.conf.py``) does would be missing; this
-launcher adds them:
+more requests per CPU than gunicorn. Run through its own command line, what gunicorn's
+settings file (``examples/deploy/gunicorn.conf.py``) does would be missing; this launcher
+adds it, and reads the config once first, so a broken one is one line, not a failing start
+in every worker:
 
 - ``PROMETHEUS_MULTIPROC_DIR`` is emptied once when the server starts (gunicorn's
   ``on_starting``), so ``/metrics`` sums this run's workers only;
@@ -27,15 +28,15 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from pld_core import PldError, command_config, common_options, process_store
+from pld_core import PldError, command_config, common_options
+from pld_plugins.deploy.workers import note_worker
 from pld_plugins.metrics import clear_multiprocess_dir
 
-__all__ = ["granian_command", "note_worker", "worker_app"]
+__all__ = ["granian_command", "worker_app"]
 
 #: The WSGI application every worker serves.
 TARGET = "pld_core.wsgi:app"
@@ -43,14 +44,6 @@ TARGET = "pld_core.wsgi:app"
 FACTORY = "pld_plugins.deploy.granian_server:worker_app"
 
 _common_options: Callable[[Callable[..., Any]], Callable[..., Any]] = common_options
-
-
-def note_worker() -> None:
-    """Record this worker's pid and start time for ``/alive`` (``process_metadata.worker``)."""
-    metadata = process_store.get("process_metadata")
-    if not isinstance(metadata, dict):
-        metadata = process_store["process_metadata"] = {}
-    metadata["worker"] = {"pid": os.getpid(), "started": datetime.now(UTC).isoformat()}
 
 
 def worker_app() -> Any:

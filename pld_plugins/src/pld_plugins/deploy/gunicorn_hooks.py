@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-from pld_core import process_store
+from pld_plugins.deploy.workers import note_worker
 
 __all__ = ["caching_components", "post_fork", "pre_fork"]
 
@@ -67,10 +66,7 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     """In each new worker: note its pid for ``/alive`` and restart the refresh schedules."""
-    metadata = process_store.get("process_metadata")
-    if not isinstance(metadata, dict):
-        metadata = process_store["process_metadata"] = {}
-    metadata["worker"] = {"pid": os.getpid(), "started": datetime.now(UTC).isoformat()}
+    note_worker()
     config = _preloaded_config(server)
     if config is None:
         return
