@@ -16,6 +16,7 @@ schedule (every second), Prometheus multiprocess metrics, /fit and /update-model
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -37,15 +39,25 @@ from pld_core.testing import free_port, http_json
 
 pytest.importorskip("granian", reason="granian is not installed (pip install granian)")
 
-# The helpers of the gunicorn slow-client test, so both servers face the same clients.
-from tests.test_slow_clients import (  # noqa: E402
-    ANSWER_WITHIN,
-    QUERY,
-    HalfRequest,
-    check_held_are_answered,
-    half_requests,
-    timed_predict,
-)
+
+def _slow_client_helpers() -> ModuleType:
+    """tests/test_slow_clients.py, loaded by path (``pytest tests`` need not have the
+    repository on sys.path), so both servers face the same slow clients."""
+    path = Path(__file__).with_name("test_slow_clients.py")
+    spec = importlib.util.spec_from_file_location("pld_slow_client_helpers", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _slow_client_helpers()
+ANSWER_WITHIN = _helpers.ANSWER_WITHIN
+QUERY = _helpers.QUERY
+HalfRequest = _helpers.HalfRequest
+check_held_are_answered = _helpers.check_held_are_answered
+half_requests = _helpers.half_requests
+timed_predict = _helpers.timed_predict
 
 WORKERS = 2
 #: How a connection that a stopping granian worker dropped shows to an HTTP client.
