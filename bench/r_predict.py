@@ -10,10 +10,14 @@ interleaved rounds (the machine may be shared: ratios of the same round, medians
   parts of pld-r's call;
 - a 1,000-row ``POST /predict`` end to end (gunicorn, 1 sync worker) beside R's own batch
   ``predict`` on those rows as a matrix;
-- a 100,000-row ``pld predict`` (JSON lines in and out) beside R's own ``predict`` on them,
-  with the command's start-up (a 1-row run) shown apart;
-- ``GET /predict`` with one row, gunicorn with 1 and 2 sync workers: p50 / p99 at 1
-  connection (a keep-alive loop), wrk at 4 connections when installed.
+- a 100,000-row ``pld predict``, from CSV (columns straight into the float matrix) and from
+  JSON lines, out as JSON lines, beside R's own ``predict`` on them, with the command's
+  start-up (a 1-row run) shown apart;
+- ``GET /predict`` with one row, gunicorn with 2 sync workers, 1 connection (wrk, or a
+  keep-alive loop without it): p50 / p99, without and with pld-r's gunicorn hook
+  (``pld_r.gunicorn.post_request``: R's garbage collection between requests), beside the
+  floor: R's own ``predict`` on a matrix row in a loop in this process, timed per call in wall
+  time over the same seconds.
 
 In-process figures are CPU time of this process; the POST and ``pld predict`` figures are
 given in wall time and in CPU time (the gunicorn worker's, the command's): on a machine
@@ -141,8 +145,8 @@ class ROwn:
         return numpy.array(self.predict(self.rmodel, matrix, type="prob").memoryview())
 
 
-def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, ROwn]:
-    """Per-call µs of one row: pld-r, pld's predict path, R's own, and pld-r's parts."""
+def one_row_calls(folder: Path) -> tuple[dict[str, Callable[[], Any]], Any, ROwn]:
+    """The one-row calls compared: pld-r, pld's predict path, R's own, and pld-r's parts."""
     import numpy
 
     from pld_core import load_config, make_predict_path
@@ -154,7 +158,7 @@ def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, 
     path = make_predict_path(config)
     row = numpy.array(ROW)
     record = [dict(zip(FIELDS, ROW[0], strict=True))]
-    model.predict(row)  # the first predict chooses the input form
+    model.predict(row)  # an older pld-r chooses the input form on its first predict
     own = ROwn(model.rmodel_, model.columns_)
     matrix = own.matrix(row)
     funcs: dict[str, Callable[[], Any]] = {
@@ -168,6 +172,13 @@ def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, 
         funcs["  part: R answer -> numpy"] = lambda: session.read_table(answer)
     frame = session.numeric_frame(row, model.columns_)
     funcs["R's own predict, data.frame row"] = lambda: own.predict(own.rmodel, frame, type="prob")
+    return funcs, model, own
+
+
+def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, ROwn]:
+    """Per-call µs of CPU of one row: pld-r, pld's predict path, R's own, pld-r's parts."""
+    funcs, model, own = one_row_calls(folder)
+    matrix = own.matrix(numpy_rows(ROW))
     loop = "R's own predict, matrix row (R loop)"
     funcs[loop] = lambda: own.loop(own.rmodel, matrix, 10)
     times = interleaved(funcs, rounds, 300)
@@ -175,15 +186,59 @@ def in_process(folder: Path, rounds: int) -> tuple[dict[str, list[float]], Any, 
     return times, model, own
 
 
+INSTRUCTION_CALLS = (
+    "R's own predict, matrix row (rinterface)",
+    "pld-r predict",
+    "pld predict path (service, check, model)",
+)
+
+
+def instructions(folder: Path, calls: int) -> dict[str, float]:
+    """Instructions per one-row call (valgrind's callgrind), counted over ``calls`` calls
+    only: start-up, loading and warm-up calls are left out by zeroing the counters at a
+    ``getppid()`` just before the loop and dumping them at a ``getpgrp()`` just after."""
+    counts = {}
+    for index, name in enumerate(INSTRUCTION_CALLS):
+        out = folder / f"callgrind.{index}"
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+        command += ["--zero-before=getppid", "--dump-before=getpgrp", sys.executable]
+        command += [__file__, "--count-child", str(index), "--folder", str(folder)]
+        command += ["--calls", str(calls)]
+        subprocess.run(command, check=True, capture_output=True, env=os.environ)
+        dump = Path(f"{out}.1").read_text()
+        total = next(line for line in dump.splitlines() if line.startswith(("summary:", "totals:")))
+        counts[name] = int(total.split()[1]) / calls
+    return counts
+
+
+def count_child(folder: Path, index: int, calls: int) -> None:
+    """Under callgrind: ``calls`` of one call, between the two marks."""
+    funcs, _, _ = one_row_calls(folder)
+    func = funcs[INSTRUCTION_CALLS[index]]
+    for _ in range(5):
+        func()
+    os.getppid()  # callgrind zeroes its counters here
+    for _ in range(calls):
+        func()
+    os.getpgrp()  # and dumps them here
+
+
+def numpy_rows(values: list[list[float]]) -> Any:
+    import numpy
+
+    return numpy.array(values)
+
+
 class Gunicorn:
     """gunicorn serving ``pld_core.wsgi:app`` for the fitted config (sync workers)."""
 
-    def __init__(self, folder: Path, workers: int):
+    def __init__(self, folder: Path, workers: int, config: Path | None = None):
         self.port = free_port()
         env = {**os.environ, "PLD_CONFIG": CONFIG}
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
             + ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
+            + (["--config", str(config)] if config is not None else [])
             + ["pld_core.wsgi:app"],
             cwd=folder,
             env=env,
@@ -301,54 +356,114 @@ def post_1000(folder: Path, own: ROwn, rounds: int) -> dict[str, list[float]]:
 
 
 def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[float]]:
-    """s of ``pld predict`` over ``count`` JSON-lines rows (and over 1 row, its start-up),
-    wall and CPU, beside R's own predict on the same rows."""
+    """s of ``pld predict`` over ``count`` rows from CSV and from JSON lines (and over 1 row,
+    its start-up), wall and CPU, beside R's own predict on the same rows."""
     data = rows(count)
-    for name, part in (("rows.jsonl", data), ("one.jsonl", data[:1])):
-        with (folder / name).open("w") as file:
-            for row in part.tolist():
-                file.write(json.dumps(dict(zip(FIELDS, row, strict=True))) + "\n")
+    for suffix in ("csv", "jsonl"):
+        for name, part in (("rows", data), ("one", data[:1])):
+            with (folder / f"{name}.{suffix}").open("w") as file:
+                if suffix == "csv":
+                    file.write(",".join(FIELDS) + "\n")
+                for row in part.tolist():
+                    if suffix == "csv":
+                        file.write(",".join(map(repr, row)) + "\n")
+                    else:
+                        file.write(json.dumps(dict(zip(FIELDS, row, strict=True))) + "\n")
     env = {**os.environ, "PLD_CONFIG": CONFIG}
     pld = str(Path(sys.executable).parent / "pld")
     matrix = own.matrix(data)
-    whole, startup, r_own = (
-        f"pld predict, {count:,} rows",
-        "pld predict, 1 row (its start-up)",
-        f"R's own predict, {count:,}-row matrix",
-    )
+    r_own = f"R's own predict, {count:,}-row matrix"
     times: dict[str, list[float]] = {}
     for _ in range(rounds):
-        for name, source in ((whole, "rows.jsonl"), (startup, "one.jsonl")):
-            command = [pld, "predict", "-i", source, "-o", str(folder / "out.jsonl")]
-            wall, cpu = time.perf_counter(), children_cpu()
-            subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
-            times.setdefault(f"{name}, wall", []).append(time.perf_counter() - wall)
-            times.setdefault(f"{name}, CPU", []).append(children_cpu() - cpu)
+        for suffix in ("csv", "jsonl"):
+            for name, source in ((f"{count:,} rows", "rows"), ("1 row (start-up)", "one")):
+                command = [pld, "predict", "-i", f"{source}.{suffix}", "-o", "out.jsonl"]
+                wall, cpu = time.perf_counter(), children_cpu()
+                subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
+                label = f"pld predict {suffix}, {name}"
+                times.setdefault(f"{label}, wall", []).append(time.perf_counter() - wall)
+                times.setdefault(f"{label}, CPU", []).append(children_cpu() - cpu)
         wall, cpu = time.perf_counter(), time.process_time()
         own(matrix)
         times.setdefault(f"{r_own}, wall", []).append(time.perf_counter() - wall)
         times.setdefault(f"{r_own}, CPU", []).append(time.process_time() - cpu)
-    for clock in ("wall", "CPU"):
-        times[f"pld predict, {count:,} rows minus start-up, {clock}"] = [
-            a - b
-            for a, b in zip(times[f"{whole}, {clock}"], times[f"{startup}, {clock}"], strict=True)
-        ]
+    for suffix in ("csv", "jsonl"):
+        for clock in ("wall", "CPU"):
+            whole = times[f"pld predict {suffix}, {count:,} rows, {clock}"]
+            startup = times[f"pld predict {suffix}, 1 row (start-up), {clock}"]
+            times[f"pld predict {suffix}, minus start-up, {clock}"] = [
+                a - b for a, b in zip(whole, startup, strict=True)
+            ]
     return times
 
 
-def over_http(folder: Path, duration: int) -> dict[str, dict[str, float]]:
-    results = {}
-    for workers in (1, 2):
-        server = Gunicorn(folder, workers)
-        try:
-            name = f"{workers} worker{'s' * (workers > 1)}, 1 conn"
-            results[name] = server.loop(duration)
-            if shutil.which("wrk"):
-                url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
-                results[name.replace("1 conn", "4 conn (wrk)")] = run_wrk(url, 4, duration, None)
-        finally:
-            server.stop()
+HOOK = "from pld_r.gunicorn import post_request  # noqa: F401\n"
+
+
+def latencies_ms(func: Callable[[], Any], seconds: float) -> dict[str, float]:
+    """p50 / p99 wall latency of ``func`` called in a loop for ``seconds``."""
+    times = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return {
+        "p50_ms": times[len(times) // 2] * 1e3,
+        "p99_ms": times[int(len(times) * 0.99)] * 1e3,
+        "rps": len(times) / seconds,
+    }
+
+
+def over_http(
+    folder: Path, own: ROwn, duration: int, rounds: int
+) -> dict[str, list[dict[str, float]]]:
+    """One-row GETs at 1 connection to 2 sync workers, without and with pld-r's gunicorn
+    hook, and R's own predict in a loop here over as long (the floor), round after round."""
+    hook = folder / "gunicorn-r.conf.py"
+    hook.write_text(HOOK)
+    matrix = own.matrix(rows(1))
+    scenarios: dict[str, Path | None] = {
+        "2 workers": None,
+        "2 workers + pld_r.gunicorn hook": hook,
+    }
+    floor = "R's own predict, in-process loop"
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in [*scenarios, floor]}
+    for _ in range(rounds):
+        for name, config in scenarios.items():
+            server = Gunicorn(folder, 2, config)
+            try:
+                if shutil.which("wrk"):
+                    url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
+                    results[name].append(run_wrk(url, 1, duration, None))
+                else:
+                    results[name].append(server.loop(duration))
+            finally:
+                server.stop()
+        results[floor].append(latencies_ms(lambda: own(matrix), duration))
     return results
+
+
+def show_http(results: dict[str, list[dict[str, float]]]) -> None:
+    rounds = len(next(iter(results.values())))
+    floor = results["R's own predict, in-process loop"]
+    print(f"\nGET /predict, one row, 1 connection (median of {rounds} rounds; wrk if installed):")
+    header = ("req/s", "p50 ms", "p99 ms", "p99/p50", "p99/floor")
+    print(f"  {'scenario':<34}" + "".join(f"{h:>10}" for h in header))
+    for name, runs in results.items():
+        values = (
+            statistics.median(run["rps"] for run in runs),
+            statistics.median(run["p50_ms"] for run in runs),
+            statistics.median(run["p99_ms"] for run in runs),
+            statistics.median(run["p99_ms"] / run["p50_ms"] for run in runs),
+            statistics.median(
+                run["p99_ms"] / base["p99_ms"] for run, base in zip(runs, floor, strict=True)
+            ),
+        )
+        print(f"  {name:<34}" + "".join(f"{value:10.2f}" for value in values))
+        spreads = ", ".join(f"{run['p99_ms'] / run['p50_ms']:.1f}" for run in runs)
+        print(f"  {'':<34} p99/p50 by round: {spreads}")
 
 
 def show(title: str, times: dict[str, list[float]], unit: str) -> None:
@@ -363,16 +478,38 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="rows for pld predict")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead: instructions per one-row call, counted by valgrind (callgrind), a "
+        "measure other jobs on the machine do not disturb",
+    )
+    parser.add_argument("--calls", type=int, default=200, help="calls counted (--instructions)")
+    parser.add_argument("--count-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.count_child is not None:
+        count_child(args.folder, args.count_child, args.calls)
+        return
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as tmp:
+            counts = instructions(prepare(Path(tmp)), args.calls)
+            os.chdir(REPO)
+        print(f"\nInstructions per one-row call (callgrind, {args.calls} calls counted):")
+        reference = counts[INSTRUCTION_CALLS[0]]
+        for name, count in counts.items():
+            print(f"  {name:<48} {count:12,.0f}  {count / reference:5.3f}x")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = prepare(Path(tmp))
         local, _, own = in_process(folder, args.rounds)
         if not args.no_http:
             posted = post_1000(folder, own, args.rounds)
             batched = batch(folder, own, args.batch_rows, max(2, args.rounds // 2))
-            remote = over_http(folder, args.duration)
+            remote = over_http(folder, own, args.duration, max(2, args.rounds // 2 + 1))
         os.chdir(REPO)
     print(f"\nR predict, iris randomForest (500 trees); Python {sys.version.split()[0]}")
+    print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     show("In-process, one row", local, "µs of CPU per call")
     base = "R's own predict, matrix row (rinterface)"
     print(f"  pld-r predict / R's own (same round): {ratio(local, 'pld-r predict', base):.2f}x")
@@ -384,23 +521,18 @@ def main() -> None:
     names = list(posted)
     print(f"  POST / R's own, wall (same round): {ratio(posted, names[0], names[1]):.2f}x")
     print(f"  POST / R's own, CPU (same round):  {ratio(posted, names[2], names[3]):.2f}x")
-    show(f"{args.batch_rows:,}-row pld predict (JSON lines in and out)", batched, "s")
-    rows_name = f"pld predict, {args.batch_rows:,} rows"
+    show(f"{args.batch_rows:,}-row pld predict (out as JSON lines)", batched, "s")
     r_name = f"R's own predict, {args.batch_rows:,}-row matrix"
-    for clock in ("wall", "CPU"):
-        print(
-            f"  whole / R's own, {clock}: "
-            f"{ratio(batched, f'{rows_name}, {clock}', f'{r_name}, {clock}'):.2f}x; "
-            f"minus start-up: "
-            f"{ratio(batched, f'{rows_name} minus start-up, {clock}', f'{r_name}, {clock}'):.2f}x"
-        )
-    print("\nGET /predict, one row (gunicorn sync workers):")
-    print(f"  {'scenario':<24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'p99/p50':>8}")
-    for name, values in remote.items():
-        print(
-            f"  {name:<24} {values['rps']:8.0f} {values['p50_ms']:8.2f} "
-            f"{values['p99_ms']:8.2f} {values['p99_ms'] / values['p50_ms']:8.2f}"
-        )
+    for suffix in ("csv", "jsonl"):
+        for clock in ("wall", "CPU"):
+            whole = f"pld predict {suffix}, {args.batch_rows:,} rows, {clock}"
+            net = f"pld predict {suffix}, minus start-up, {clock}"
+            own_name = f"{r_name}, {clock}"
+            print(
+                f"  {suffix:<5} / R's own, {clock:<4}: {ratio(batched, whole, own_name):.2f}x;"
+                f" minus start-up: {ratio(batched, net, own_name):.2f}x"
+            )
+    show_http(remote)
 
 
 if __name__ == "__main__":

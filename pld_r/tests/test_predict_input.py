@@ -125,3 +125,15 @@ def test_r_answers_are_read_in_r_order(script):
     built = session.numeric_matrix(numpy.array([[1.0, 4.0], [2.0, 5.0], [3.0, 6.0]]), ["a", "b"])
     with session.rcontext():
         assert session.base("identical")(built, matrix)[0] is True
+
+
+def test_rows_with_another_number_of_columns_are_refused_naming_the_columns(script, iris):
+    """A matrix row of 5 numbers once passed for the 4 training columns and got an answer."""
+    X, y = iris
+    model = ClassificationModel(script, "train.forest").fit(X, y)
+    for rows in (ROWS[:, :3], numpy.hstack([ROWS, ROWS[:, :1]])):
+        with pytest.raises(session.RError, match=r"trained on 4 columns \['Sepal.Length'"):
+            model.predict(rows)
+    with pytest.raises(session.RError, match="takes 4 columns"):
+        session.numeric_matrix(ROWS[:, :3], list(X.columns))
+    assert list(model.predict(ROWS[:1])) == ["versicolor"]

@@ -157,7 +157,15 @@ class RModel(BaseEstimator):
         array = numpy.asarray(X)
         if array.dtype.kind not in "fiu":
             return None
-        return array.reshape(1, -1) if array.ndim == 1 else array, getattr(self, "columns_", None)
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        columns = getattr(self, "columns_", None)
+        if columns is not None and array.shape[-1] != len(columns):
+            raise session.RError(
+                f"R model from {self.funcname}() of {self.scriptname} was trained on "
+                f"{len(columns)} columns {columns}; the rows have {array.shape[-1]}"
+            )
+        return array, columns
 
     def _predict_function(self) -> tuple[Any, str]:
         """The R predict function and its name, looked up once per loaded model."""

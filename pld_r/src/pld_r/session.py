@@ -136,6 +136,8 @@ def _flush(captured: list[tuple[str, str]], failed: bool) -> None:
     After a failure R's stderr holds the error message, which the exception carries: it is
     dropped, so that the error is reported once.
     """
+    if not captured:  # the usual call: R wrote nothing
+        return
     _log("out", "".join(text for stream, text in captured if stream == "out"))
     if failed:
         return
@@ -251,24 +253,38 @@ def numeric_matrix(array: Any, names: list[str] | None) -> Any:
     """A numeric 2-d array as an R double matrix with column ``names``: one copy, no pandas.
 
     The cheapest input R's ``predict`` methods take: one vector in R's column order plus
-    ``dim`` and ``dimnames``, whatever the number of rows.
+    ``dim`` and ``dimnames``, whatever the number of rows. Built through R's C API: rpy2's
+    constructors (an integer vector for ``dim`` from a Python list, slot assignments) cost
+    more than the rest of a one-row call's preparation together.
     """
     import numpy
-    from rpy2 import rinterface
+    from rpy2.rinterface_lib import conversion, openrlib
 
     r()
     values = numpy.asarray(array, dtype=float)
     if values.ndim == 1:
         values = values.reshape(1, -1)
     rows, cols = values.shape
-    with rcontext():
-        matrix = rinterface.FloatSexpVector.from_memoryview(
-            numpy.ascontiguousarray(values.T).reshape(-1).data  # column after column
-        )
-        matrix.do_slot_assign("dim", rinterface.IntSexpVector([rows, cols]))
-        if names is not None:
-            matrix.do_slot_assign("dimnames", _dimnames(names))
-        return matrix
+    if names is not None and len(names) != cols:
+        raise RError(f"the R model takes {len(names)} columns {names}, not {cols}")
+    columns = numpy.ascontiguousarray(values.T)  # column after column, as R keeps a matrix
+    rlib, ffi = openrlib.rlib, openrlib.ffi
+    if not _symbols:
+        _symbols["dimnames"] = rlib.Rf_install(b"dimnames")
+    dimnames = None if names is None else _dimnames(names).__sexp__._cdata
+    with rcontext():  # R allocates: under the lock, the new objects protected until rpy2 holds
+        matrix = rlib.Rf_protect(rlib.Rf_allocVector(rlib.REALSXP, rows * cols))
+        dim = rlib.Rf_protect(rlib.Rf_allocVector(rlib.INTSXP, 2))
+        if columns.size:
+            ffi.memmove(rlib.REAL(matrix), ffi.from_buffer(columns), columns.nbytes)
+        rlib.INTEGER(dim)[0], rlib.INTEGER(dim)[1] = rows, cols
+        rlib.Rf_setAttrib(matrix, rlib.R_DimSymbol, dim)  # rows * cols values: R accepts it
+        if dimnames is not None:  # one name per column, checked above: R accepts it
+            rlib.Rf_setAttrib(matrix, _symbols["dimnames"], dimnames)
+        try:
+            return conversion._cdata_to_rinterface(matrix)
+        finally:
+            rlib.Rf_unprotect(2)
 
 
 _dimnames_made: dict[tuple[str, ...], Any] = {}
