@@ -10,7 +10,7 @@ schedule (every second), Prometheus multiprocess metrics, /fit and /update-model
 - slow clients hold no worker (tests/test_slow_clients.py), with a control server of one
   thread that a half-sent body does starve;
 - ``kill -HUP`` replaces both workers while 8 clients predict; unlike gunicorn, a few
-  open connections are dropped (see the test).
+  open connections are dropped (see the test), and behind the nginx example none is.
 """
 
 from __future__ import annotations
@@ -374,3 +374,22 @@ def test_bad_settings_are_one_line_before_any_worker_starts(app, args, env, mess
     assert done.returncode != 0
     assert done.stderr.startswith(message), done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_behind_the_nginx_example_a_sighup_fails_no_request(server, tmp_path):
+    """examples/deploy/nginx.conf in front: nginx tries a GET again on a new connection when
+    a kept-alive one to granian closes under it, so clients see no failure."""
+    base, process = server
+    before = versions_by_worker(base)
+    front = tmp_path / "nginx"
+    front.mkdir()
+    with _helpers.nginx_in_front(base, front, client_timeout=10) as proxied, Load(proxied) as load:
+        time.sleep(1)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 150
+        while (seen := set(reached(base, tries=5, tolerate=True))) & set(before) or len(seen) < 2:
+            assert time.monotonic() < deadline, f"the workers were not replaced: {seen}"
+            time.sleep(0.5)
+        time.sleep(1)
+    print(f"SIGHUP behind nginx: {load.ok} requests, {len(load.failed)} failed: {load.failed}")
+    assert load.ok > 50 and load.failed == []
