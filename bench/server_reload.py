@@ -7,13 +7,19 @@ process ``--reloads`` times, and counts failed requests by kind. After a failure
 waits 50 ms and goes on (a new connection for the kept-alive ones).
 
     python bench/server_reload.py [--reloads 2] [--clients 8] [--servers gunicorn,granian]
+    python bench/server_reload.py --servers granian --behind-nginx
+
+``--behind-nginx`` puts nginx with examples/deploy/nginx.conf in front (the set-up of
+tests/test_slow_clients.py) and sends the clients to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import http.client
+import importlib.util
 import os
 import shutil
 import signal
@@ -82,6 +88,18 @@ class Clients:
             connection.close()
 
 
+def nginx_in_front(port: int, folder: Path) -> contextlib.AbstractContextManager[str]:
+    """nginx with examples/deploy/nginx.conf proxying to ``port``: its base URL."""
+    path = REPO / "tests" / "test_slow_clients.py"
+    spec = importlib.util.spec_from_file_location("pld_slow_client_helpers", path)
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    front = folder / f"nginx-{port}"
+    front.mkdir()
+    return helpers.nginx_in_front(f"http://127.0.0.1:{port}", front, 10)  # type: ignore[no-any-return]
+
+
 def start(kind: str, port: int, env: dict[str, str], folder: Path) -> subprocess.Popen[bytes]:
     bind = f"127.0.0.1:{port}"
     tools = Path(sys.executable).parent
@@ -116,6 +134,7 @@ def main() -> None:
         "--settle", type=float, default=25.0, help="seconds after each SIGHUP (> 2 x 10 s)"
     )
     parser.add_argument("--servers", default="gunicorn,granian")
+    parser.add_argument("--behind-nginx", action="store_true", help="clients talk to nginx")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pld-reload-") as tmp:
         folder = Path(tmp)
@@ -131,7 +150,13 @@ def main() -> None:
             process = start(kind, port, env, folder)
             try:
                 wait_ready(port)
-                with Clients(port, args.clients) as clients:
+                with contextlib.ExitStack() as stack:
+                    target = port
+                    if args.behind_nginx:
+                        base = stack.enter_context(nginx_in_front(port, folder))
+                        target = int(base.rsplit(":", 1)[1])
+                        kind += " behind nginx"
+                    clients = stack.enter_context(Clients(target, args.clients))
                     time.sleep(2)
                     for _ in range(args.reloads):
                         process.send_signal(signal.SIGHUP)
