@@ -8,13 +8,19 @@ scikit-learn's ``predict``), and pld serving one stored version, written with
 installed (else this column is the first again), and as its verified ONNX form. The apps run
 in interleaved rounds (A, B, C, D, A, B...) so a busy machine slows all alike; it reports the
 median time per request of each, in µs of wall clock and of CPU time, and the ratios to the
-raw app. Also the model call
-alone: scikit-learn's ``predict`` against the ONNX form's.
+raw app. Also the model call alone: scikit-learn's ``predict`` against the ONNX form's.
 
     python bench/compiled_inference.py [--rounds 15] [--requests 2000]
 
+Instruction counts, which a busy machine does not change: fit once, then run one app under
+callgrind with 0 and with N requests; (Ir(N) - Ir(0)) / N is its count per request:
+
+    python bench/compiled_inference.py --prepare /tmp/ci
+    valgrind --tool=callgrind python3 bench/compiled_inference.py --only onnx \\
+        --folder /tmp/ci --requests 200        # and --requests 0; raw, python, direct, onnx
+
 Needs ``pip install 'pld-plugins[onnx]'``. From another script: ``in_process_get_times()``
-returns the median µs per app name.
+returns the median µs (``{"wall": ..., "cpu": ...}``) per app name.
 """
 
 from __future__ import annotations
@@ -36,7 +42,24 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from serving import CONFIG, FIELDS, QUERY  # noqa: E402
+from serving import FIELDS, QUERY  # noqa: E402
+
+#: The iris service (as bench/serving.py's), with ``%(entries)s`` for each app's own entries.
+CONFIG = """{
+    'service_metadata': {'service_name': 'iris', 'service_version': '0.1'},
+    'dataset_loader_train': {
+        '!': 'table', 'path': %(data)r, 'sep': ',', 'nrows': 100,
+        'names': ['sepal length', 'sepal width', 'petal length', 'petal width', 'species'],
+        'target_column': 'species',
+    },
+    'model': {'!': 'sklearn.linear_model.LogisticRegression', 'C': 0.3},
+    'model_persister': {'!': 'cached-update',
+                        'impl': {'!': 'database', 'url': 'sqlite:///' + here + '/models.db'}},
+    'predict_service': {'!': 'predict-service', 'mapping': %(mapping)r},
+    'logging': {'version': 1, 'disable_existing_loggers': False,
+                'root': {'level': 'WARNING'}},
+    %(entries)s,
+}"""
 
 RAW, PYTHON, DIRECT, ONNX = "raw app", "pld (sklearn)", "pld (sklearn-direct)", "pld (onnx)"
 #: The pld apps: the config entries each adds. All serve one version, written with its ONNX form.
@@ -53,11 +76,11 @@ def build_apps(folder: Path) -> dict[str, Any]:
     from pld_core import create_app, fit, load_config
 
     data = REPO / "examples" / "iris" / "iris.data"
-    text = CONFIG % {"data": str(data), "mapping": [(name, "float") for name in FIELDS]}
+    mapping = [(name, "float") for name in FIELDS]
     apps: dict[str, Any] = {}
     for number, (name, entries) in enumerate(VARIANTS.items()):
         path = folder / f"serve-{number}.py"  # not onnx.py: the config's folder is on sys.path
-        path.write_text(text.rstrip()[:-1] + f"\n    {entries},\n}}")
+        path.write_text(CONFIG % {"data": str(data), "mapping": mapping, "entries": entries})
         if not (folder / "models.db").exists():
             fit(load_config(str(path), __mode__="fit"))
         apps[name] = create_app(load_config(str(path)))
@@ -148,11 +171,47 @@ def model_call_times(folder: Path) -> dict[str, float]:
     return result
 
 
+#: ``--only`` names: the apps, and what each must be served by.
+ONLY = {
+    "raw": (RAW, "raw"),
+    "python": (PYTHON, "python"),
+    "direct": (DIRECT, "sklearn-direct"),
+    "onnx": (ONNX, "onnx"),
+}
+
+
+def one_app(folder: Path, which: str) -> Any:
+    """One app of a folder ``build_apps`` filled, loaded alone (for callgrind)."""
+    from pld_core import create_app, load_config
+
+    name, expected = ONLY[which]
+    if name == RAW:
+        os.environ["RAW_MODEL_PATH"] = str(folder / "model.pickle")
+        return importlib.import_module("raw_app").app
+    app = create_app(load_config(str(folder / f"serve-{list(VARIANTS).index(name)}.py")))
+    if served_by(app) != expected:
+        raise RuntimeError(f"{name} is served by {served_by(app)}, not {expected}")
+    return app
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--prepare", type=Path, help="Fit into this folder and stop.")
+    parser.add_argument("--only", choices=sorted(ONLY), help="Run one app (with --folder).")
+    parser.add_argument("--folder", type=Path, help="A folder --prepare filled.")
     args = parser.parse_args()
+    if args.prepare:
+        args.prepare.mkdir(parents=True, exist_ok=True)
+        build_apps(args.prepare)
+        return
+    if args.only:
+        app = one_app(args.folder, args.only)
+        per_request(app, 20)  # warm
+        if args.requests:
+            per_request(app, args.requests)
+        return
     times = in_process_get_times(args.rounds, args.requests)
     raw = times[RAW]
     print(f"in-process single-row GET, median of {args.rounds} interleaved rounds:")
