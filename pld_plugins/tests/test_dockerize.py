@@ -200,6 +200,21 @@ def test_dist_replaces_the_installed_pld_distributions(iris):
     assert pip[7].startswith("gunicorn==") and len(pip) == 8
 
 
+def test_server_granian_serves_the_image_with_pld_granian(iris):
+    options = ("--server", "granian", "--port", "9000")
+    result = run("dockerize", "-d", *options, str(iris), "b:1", "i:1")
+    assert result.exit_code == 0, result.output
+    app = check_app_dockerfile(iris, "b:1")
+    pip = shlex.split(next(args for name, args in app if name == "RUN"))
+    assert any(word.startswith("granian") for word in pip)
+    assert not any(word.startswith("gunicorn") for word in pip)
+    predict = parse((iris / "Dockerfile-predict").read_text())
+    assert ("EXPOSE", "9000") in predict
+    assert predict[-1][0] == "CMD"
+    assert json.loads(predict[-1][1]) == ["pld", "granian", "--bind", "0.0.0.0:9000"]
+    assert "serves the app image with granian" in (iris / "Dockerfile-predict").read_text()
+
+
 def test_without_a_docker_engine_it_says_so_in_one_line(iris, tmp_path):
     path = fake_docker(tmp_path, engine=False)
     done = subprocess.run(

@@ -3,7 +3,7 @@
 Palladium's ``pld-dockerize`` split the work in two images and pld keeps the split and the
 folder layout (``config.py``, optional ``requirements.txt`` and ``python_packages/``):
 ``Dockerfile-app`` puts the app and its dependencies on a base image; ``Dockerfile-predict``
-serves the app image with gunicorn. What changed is current Docker practice: no
+serves the app image with gunicorn (or granian). What changed is current Docker practice: no
 ``MAINTAINER``, no ``sudo``, a non-root user, ``pip --no-cache-dir``, a health check on
 ``/alive``, and no training at build time unless asked for.
 """
@@ -100,11 +100,16 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _gunicorn() -> str:
+#: The servers an image can run, and the pin used when the server is not installed here.
+SERVERS = {"gunicorn": "gunicorn>=22", "granian": "granian>=2.8"}
+
+
+def _server_requirement(server: str) -> str:
+    """The server, pinned to the version installed here."""
     try:
-        return f"gunicorn=={metadata.version('gunicorn')}"
+        return f"{server}=={metadata.version(server)}"
     except metadata.PackageNotFoundError:
-        return "gunicorn>=22"
+        return SERVERS[server]
 
 
 def predict_image_name(image: str) -> str:
@@ -154,15 +159,20 @@ def render_app(app: AppFolder, base_image: str, requirements: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_predict(app: AppFolder, app_image: str, port: int, fit: bool) -> str:
-    """The text of ``Dockerfile-predict``."""
-    conf = f"{APP_ROOT}/{GUNICORN_CONF}" if app.gunicorn_conf else DEFAULT_GUNICORN_CONF
+def render_predict(
+    app: AppFolder, app_image: str, port: int, fit: bool, server: str = "gunicorn"
+) -> str:
+    """The text of ``Dockerfile-predict``, serving with ``server`` (gunicorn or granian)."""
     url = f"http://127.0.0.1:{port}/alive"
     probe = f"import urllib.request; urllib.request.urlopen({url!r}, timeout=4)"
-    cmd = ["gunicorn", "--config", conf, "--bind", f"0.0.0.0:{port}", "pld_core.wsgi:app"]
+    if server == "granian":
+        cmd = ["pld", "granian", "--bind", f"0.0.0.0:{port}"]
+    else:
+        conf = f"{APP_ROOT}/{GUNICORN_CONF}" if app.gunicorn_conf else DEFAULT_GUNICORN_CONF
+        cmd = ["gunicorn", "--config", conf, "--bind", f"0.0.0.0:{port}", "pld_core.wsgi:app"]
     lines = [
         "# syntax=docker/dockerfile:1",
-        "# Dockerfile-predict, written by `pld dockerize`: serves the app image with gunicorn.",
+        f"# Dockerfile-predict, written by `pld dockerize`: serves the app image with {server}.",
         f"FROM {app_image}",
     ]
     if fit:
@@ -228,7 +238,14 @@ def _check_image(kind: str, image: str, digest_ok: bool = False) -> None:
     show_default=True,
     help="The config file in APP_DIR that the image serves (PLD_CONFIG).",
 )
-@click.option("--port", default=8000, show_default=True, type=int, help="Port gunicorn binds.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port the server binds.")
+@click.option(
+    "--server",
+    type=click.Choice(list(SERVERS)),
+    default="gunicorn",
+    show_default=True,
+    help="The predict image's server: gunicorn, or granian (faster; see docs/deployment.md).",
+)
 @click.option("--fit", is_flag=True, help="Run `pld fit` while building the predict image.")
 @click.option(
     "--dist",
@@ -245,13 +262,14 @@ def dockerize_command(
     output_dir: Path | None,
     app_config: str,
     port: int,
+    server: str,
     fit: bool,
     dists: tuple[str, ...],
 ) -> None:
     """Write Dockerfile-app and Dockerfile-predict for APP_DIR, and build them with Docker.
 
     IMAGE_NAME gets the app on BASE_IMAGE (pin it: python:3.12.8-slim-bookworm, or a digest);
-    IMAGE_NAME with -predict added to its repository serves it with gunicorn on --port.
+    IMAGE_NAME with -predict added to its repository serves it with --server on --port.
     """
     _check_image("BASE_IMAGE", base_image, digest_ok=True)
     _check_image("IMAGE_NAME", image_name)
@@ -259,15 +277,15 @@ def dockerize_command(
         click.echo(f"Warning: pin BASE_IMAGE to a version tag, not {base_image!r}.", err=True)
     app = AppFolder.inspect(app_dir, app_config)
     requirements = list(dists) or pld_distributions()
-    if not any(_canonical(r).startswith("gunicorn") for r in requirements):
-        requirements.append(_gunicorn())
+    if not any(_canonical(r).startswith(server) for r in requirements):
+        requirements.append(_server_requirement(server))
     predict_image = predict_image_name(image_name)
     out = output_dir or app_dir
     out.mkdir(parents=True, exist_ok=True)
     app_file, predict_file = out / "Dockerfile-app", out / "Dockerfile-predict"
     app_file.write_text(render_app(app, base_image, requirements))
     (out / "Dockerfile-app.dockerignore").write_text("\n".join(IGNORED) + "\n")
-    predict_file.write_text(render_predict(app, image_name, port, fit))
+    predict_file.write_text(render_predict(app, image_name, port, fit, server))
     builds = [
         ["build", "-f", str(app_file), "-t", image_name, str(app_dir)],
         ["build", "-f", str(predict_file), "-t", predict_image, str(app_dir)],
