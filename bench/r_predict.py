@@ -10,9 +10,9 @@ interleaved rounds (the machine may be shared: ratios of the same round, medians
   parts of pld-r's call;
 - a 1,000-row ``POST /predict`` end to end (gunicorn, 1 sync worker) beside R's own batch
   ``predict`` on those rows as a matrix;
-- a 100,000-row ``pld predict``, from CSV (columns straight into the float matrix) and from
-  JSON lines, out as JSON lines, beside R's own ``predict`` on them, with the command's
-  start-up (a 1-row run) shown apart;
+- a 100,000-row ``pld predict``, CSV to CSV (columns straight into the float matrix) and JSON
+  lines to JSON lines, beside R's own ``predict`` on them, with the command's start-up (a
+  1-row run) shown apart;
 - ``GET /predict`` with one row, gunicorn with 2 sync workers, 1 connection (wrk, or a
   keep-alive loop without it): p50 / p99, without and with pld-r's gunicorn hook
   (``pld_r.gunicorn.post_request``: R's garbage collection between requests), beside the
@@ -103,8 +103,8 @@ def rows(count: int) -> Any:
 
 def prepare(folder: Path) -> Path:
     """Copy examples/R into ``folder`` and fit the seed config there; return the folder."""
-    for path in (REPO / "examples" / "R").iterdir():
-        if path.is_file() and path.suffix in (".R", ".py", ".data"):
+    for path in (REPO / "examples" / "R").iterdir():  # not gunicorn.conf.py: see Gunicorn
+        if path.is_file() and path.suffix in (".R", ".data") or path.name.startswith("config"):
             shutil.copy(path, folder / path.name)
     (folder / "config-quiet.py").write_text(QUIET)
     env = {**os.environ, "PLD_CONFIG": CONFIG}
@@ -230,10 +230,13 @@ def numpy_rows(values: list[list[float]]) -> Any:
 
 
 class Gunicorn:
-    """gunicorn serving ``pld_core.wsgi:app`` for the fitted config (sync workers)."""
+    """gunicorn serving ``pld_core.wsgi:app`` for the fitted config (sync workers), with
+    gunicorn's defaults or the settings of ``config`` (gunicorn would also read a
+    ``gunicorn.conf.py`` in the folder: the bench leaves examples/R's out)."""
 
     def __init__(self, folder: Path, workers: int, config: Path | None = None):
         self.port = free_port()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         env = {**os.environ, "PLD_CONFIG": CONFIG}
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
@@ -243,7 +246,7 @@ class Gunicorn:
             cwd=folder,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.stderr,
         )
         self._wait_ready()
 
@@ -275,6 +278,10 @@ class Gunicorn:
                 connection.close()
                 return
             except OSError:
+                if self.process.poll() is not None:
+                    self.stderr.seek(0)
+                    said = self.stderr.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"gunicorn exited: {said}") from None
                 if time.perf_counter() > deadline:
                     raise RuntimeError("gunicorn did not answer within 120 s") from None
                 time.sleep(0.1)
@@ -300,6 +307,7 @@ class Gunicorn:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.stderr.close()
 
 
 def cpu_of(pids: list[int]) -> float:
@@ -356,8 +364,8 @@ def post_1000(folder: Path, own: ROwn, rounds: int) -> dict[str, list[float]]:
 
 
 def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[float]]:
-    """s of ``pld predict`` over ``count`` rows from CSV and from JSON lines (and over 1 row,
-    its start-up), wall and CPU, beside R's own predict on the same rows."""
+    """s of ``pld predict`` over ``count`` rows, CSV to CSV and JSON lines to JSON lines (and
+    over 1 row, its start-up), wall and CPU, beside R's own predict on the same rows."""
     data = rows(count)
     for suffix in ("csv", "jsonl"):
         for name, part in (("rows", data), ("one", data[:1])):
@@ -377,7 +385,7 @@ def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[fl
     for _ in range(rounds):
         for suffix in ("csv", "jsonl"):
             for name, source in ((f"{count:,} rows", "rows"), ("1 row (start-up)", "one")):
-                command = [pld, "predict", "-i", f"{source}.{suffix}", "-o", "out.jsonl"]
+                command = [pld, "predict", "-i", f"{source}.{suffix}", "-o", f"out.{suffix}"]
                 wall, cpu = time.perf_counter(), children_cpu()
                 subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True)
                 label = f"pld predict {suffix}, {name}"
@@ -521,7 +529,7 @@ def main() -> None:
     names = list(posted)
     print(f"  POST / R's own, wall (same round): {ratio(posted, names[0], names[1]):.2f}x")
     print(f"  POST / R's own, CPU (same round):  {ratio(posted, names[2], names[3]):.2f}x")
-    show(f"{args.batch_rows:,}-row pld predict (out as JSON lines)", batched, "s")
+    show(f"{args.batch_rows:,}-row pld predict (out in the input's format)", batched, "s")
     r_name = f"R's own predict, {args.batch_rows:,}-row matrix"
     for suffix in ("csv", "jsonl"):
         for clock in ("wall", "CPU"):

@@ -134,13 +134,14 @@ def test_each_worker_starts_r_before_it_serves(fitted: Path) -> None:
 
 
 def test_preloaded_workers_serve_get_post_and_r_errors(fitted: Path) -> None:
-    """The example gunicorn config (preload_app, gthread): R started once in the master
-    before the fork, working in both workers; an R error is a 500 naming the R function."""
+    """examples/R's gunicorn config (examples/deploy's preload_app and gthread, plus pld-r's
+    hook): R started once in the master before the fork, working in both workers; an R error
+    is a 500 naming the R function."""
     records = rows(1000)
     want = expected(fitted, records)
     before = sourced(fitted)
     port = free_port()
-    command = [str(BIN / "gunicorn"), "-c", str(REPO / "examples/deploy/gunicorn.conf.py")]
+    command = [str(BIN / "gunicorn"), "-c", str(REPO / "examples/R/gunicorn.conf.py")]
     command += ["--workers", "2", "--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"]
     with running_server(command, port, cwd=fitted, env=env(fitted)) as base:
         started = sourced(fitted) - before
@@ -173,6 +174,32 @@ def test_preloaded_workers_serve_get_post_and_r_errors(fitted: Path) -> None:
         for _ in range(4):
             status, body = http_json(f"{base}/predict?{query}")
             assert (status, body["result"]) == (200, want[0])
+
+
+def test_workers_collect_r_garbage_between_requests(fitted: Path, tmp_path: Path) -> None:
+    """With pld-r's gunicorn hook, each worker learns when R is due to collect and collects
+    after a response instead; every answer stays right."""
+    config = tmp_path / "gunicorn-r.conf.py"
+    config.write_text(
+        "import os\n"
+        "from pld_r import collect\n"
+        "from pld_r.gunicorn import post_request\n"
+        "def worker_exit(server, worker):\n"
+        f"    with open(os.path.join({str(tmp_path)!r}, str(os.getpid())), 'w') as out:\n"
+        "        out.write(str(collect.state.collected))\n"
+    )
+    record = rows(1)[0]
+    want = expected(fitted, [record])[0]
+    port = free_port()
+    command = [str(BIN / "gunicorn"), "-c", str(config), "--workers", "2"]
+    command += ["--bind", f"127.0.0.1:{port}", "pld_core.wsgi:app"]
+    with running_server(command, port, cwd=fitted, env=env(fitted)) as base:
+        for _ in range(800):
+            status, body = http_json(f"{base}/predict?{urlencode(record)}")
+            assert (status, body["result"]) == (200, want)
+    counts = [int(path.read_text()) for path in tmp_path.iterdir() if path.name.isdigit()]
+    assert len(counts) == 2, "worker_exit did not run in both workers"
+    assert sum(counts) >= 2, f"collections after responses per worker: {counts}"
 
 
 def test_stream_and_batch_predict_answer_as_post(fitted: Path) -> None:
