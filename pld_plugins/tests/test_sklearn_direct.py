@@ -31,8 +31,8 @@ from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from pld_core import input_schema
-from pld_plugins import sklearn_direct
-from pld_plugins.sklearn_direct import SERVED_BY, DirectModel, direct_model, pld_serve_model
+from pld_plugins.sklearn_direct import SERVED_BY, direct, pld_serve_model
+from pld_plugins.sklearn_direct.direct import DirectModel, direct_model
 
 IRIS_X, _iris_y = load_iris(return_X_y=True)
 IRIS_Y = numpy.array(["setosa", "versicolor", "virginica"])[_iris_y]
@@ -149,7 +149,7 @@ def test_a_model_without_a_numeric_input_schema_serves_itself():
 
 def test_a_direct_form_that_answers_otherwise_is_not_served(monkeypatch, caplog):
     model = fitted(LogisticRegression(max_iter=1000), IRIS_X, IRIS_Y)
-    real = sklearn_direct._linear_methods
+    real = direct._linear_methods
 
     def off_by_one(model):
         methods = real(model)
@@ -157,7 +157,7 @@ def test_a_direct_form_that_answers_otherwise_is_not_served(monkeypatch, caplog)
         methods["predict"] = lambda X: numpy.roll(predict(X), 1)
         return methods
 
-    monkeypatch.setattr(sklearn_direct, "_linear_methods", off_by_one)
+    monkeypatch.setattr(direct, "_linear_methods", off_by_one)
     with caplog.at_level(logging.WARNING, "pld_plugins.sklearn_direct"):
         assert direct_model(model) is None
     assert "the direct predict gives other labels; the estimator serves" in caplog.text
@@ -169,7 +169,7 @@ def test_a_direct_form_that_raises_is_not_served(monkeypatch):
     def broken(model):
         return {"predict": lambda X: 1 / 0}
 
-    monkeypatch.setattr(sklearn_direct, "_linear_methods", broken)
+    monkeypatch.setattr(direct, "_linear_methods", broken)
     assert pld_serve_model(model=model, config=None) is None
 
 
