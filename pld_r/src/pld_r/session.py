@@ -269,10 +269,10 @@ def numeric_matrix(array: Any, names: list[str] | None) -> Any:
         raise RError(f"the R model takes {len(names)} columns {names}, not {cols}")
     columns = numpy.ascontiguousarray(values.T)  # column after column, as R keeps a matrix
     rlib, ffi = openrlib.rlib, openrlib.ffi
-    if not _symbols:
-        _symbols["dimnames"] = rlib.Rf_install(b"dimnames")
-    dimnames = None if names is None else _dimnames(names).__sexp__._cdata
     with rcontext():  # R allocates: under the lock, the new objects protected until rpy2 holds
+        if not _symbols:
+            _symbols["dimnames"] = rlib.Rf_install(b"dimnames")
+        dimnames = None if names is None else _dimnames(names).__sexp__._cdata
         matrix = rlib.Rf_protect(rlib.Rf_allocVector(rlib.REALSXP, rows * cols))
         dim = rlib.Rf_protect(rlib.Rf_allocVector(rlib.INTSXP, 2))
         if columns.size:
