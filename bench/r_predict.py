@@ -405,7 +405,54 @@ def batch(folder: Path, own: ROwn, count: int, rounds: int) -> dict[str, list[fl
     return times
 
 
-HOOK = "from pld_r.gunicorn import post_request  # noqa: F401\n"
+TIMED = """import os, time
+{hook}
+_times, _start = [], [0.0]
+
+
+def pre_request(worker, req):
+    _start[0] = time.thread_time()
+
+
+def post_request(worker, req, environ, resp):
+    _times.append(time.thread_time() - _start[0])  # the request's CPU, before any hook
+    {call}
+
+
+def worker_exit(server, worker):
+    with open(os.path.join({folder!r}, "cpu-{tag}-%d" % os.getpid()), "w") as out:
+        out.write("\\n".join(map(str, _times)))
+"""
+
+
+def gunicorn_config(folder: Path, tag: str, hook: bool) -> Path:
+    """A gunicorn config that times each request's CPU in the worker (written out when the
+    worker exits), with pld-r's hook after the timing when ``hook``."""
+    path = folder / f"gunicorn-{tag}.conf.py"
+    path.write_text(
+        TIMED.format(
+            hook="from pld_r.gunicorn import post_request as r_post_request" if hook else "",
+            call="r_post_request(worker, req, environ, resp)" if hook else "",
+            folder=str(folder),
+            tag=tag,
+        )
+    )
+    return path
+
+
+def worker_cpu_ms(folder: Path, tag: str) -> dict[str, float]:
+    """p50 / p99 of the CPU per request in the workers of the last run with ``tag``."""
+    times: list[float] = []
+    for path in folder.glob(f"cpu-{tag}-*"):
+        times += [float(line) for line in path.read_text().split()]
+        path.unlink()
+    times.sort()
+    if not times:
+        return {}
+    return {
+        "cpu_p50_ms": times[len(times) // 2] * 1e3,
+        "cpu_p99_ms": times[int(len(times) * 0.99)] * 1e3,
+    }
 
 
 def latencies_ms(func: Callable[[], Any], seconds: float) -> dict[str, float]:
@@ -424,43 +471,57 @@ def latencies_ms(func: Callable[[], Any], seconds: float) -> dict[str, float]:
     }
 
 
+def wait_for_calm(load: float | None, limit: float = 1800) -> float:
+    """Wait until the 1-minute load average is below ``load`` (at most ``limit`` s); return
+    the load average the round starts at."""
+    deadline = time.monotonic() + limit
+    while load is not None and os.getloadavg()[0] >= load and time.monotonic() < deadline:
+        time.sleep(10)
+    return os.getloadavg()[0]
+
+
 def over_http(
-    folder: Path, own: ROwn, duration: int, rounds: int
+    folder: Path, own: ROwn, duration: int, rounds: int, calm: float | None
 ) -> dict[str, list[dict[str, float]]]:
     """One-row GETs at 1 connection to 2 sync workers, without and with pld-r's gunicorn
-    hook, and R's own predict in a loop here over as long (the floor), round after round."""
-    hook = folder / "gunicorn-r.conf.py"
-    hook.write_text(HOOK)
+    hook, and R's own predict in a loop here over as long (the floor), round after round
+    (the order reversed every other round); each worker's CPU per request alongside."""
     matrix = own.matrix(rows(1))
-    scenarios: dict[str, Path | None] = {
-        "2 workers": None,
-        "2 workers + pld_r.gunicorn hook": hook,
-    }
+    scenarios = {"2 workers": False, "2 workers + pld_r.gunicorn hook": True}
     floor = "R's own predict, in-process loop"
     results: dict[str, list[dict[str, float]]] = {name: [] for name in [*scenarios, floor]}
-    for _ in range(rounds):
-        for name, config in scenarios.items():
-            server = Gunicorn(folder, 2, config)
+    for number in range(rounds):
+        load = wait_for_calm(calm)
+        order = [*scenarios, floor]
+        for name in order if number % 2 == 0 else reversed(order):
+            if name == floor:
+                results[floor].append(latencies_ms(lambda: own(matrix), duration))
+                results[floor][-1]["load"] = load
+                continue
+            tag = "hook" if scenarios[name] else "plain"
+            server = Gunicorn(folder, 2, gunicorn_config(folder, tag, scenarios[name]))
             try:
                 if shutil.which("wrk"):
                     url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
-                    results[name].append(run_wrk(url, 1, duration, None))
+                    result = run_wrk(url, 1, duration, None)
                 else:
-                    results[name].append(server.loop(duration))
+                    result = server.loop(duration)
             finally:
                 server.stop()
-        results[floor].append(latencies_ms(lambda: own(matrix), duration))
+            results[name].append({**result, **worker_cpu_ms(folder, tag)})
     return results
 
 
 def show_http(results: dict[str, list[dict[str, float]]]) -> None:
     rounds = len(next(iter(results.values())))
     floor = results["R's own predict, in-process loop"]
-    print(f"\nGET /predict, one row, 1 connection (median of {rounds} rounds; wrk if installed):")
-    header = ("req/s", "p50 ms", "p99 ms", "p99/p50", "p99/floor")
-    print(f"  {'scenario':<34}" + "".join(f"{h:>10}" for h in header))
+    loads = ", ".join(f"{run['load']:.1f}" for run in floor)
+    print(f"\nGET /predict, one row, 1 connection (median of {rounds} rounds; wrk if installed;")
+    print(f"load average at the start of each round: {loads}):")
+    header = ("req/s", "p50 ms", "p99 ms", "p99/p50", "p99/floor", "CPU p99/p50")
+    print(f"  {'scenario':<34}" + "".join(f"{h:>10}" for h in header[:-1]) + f"{header[-1]:>13}")
     for name, runs in results.items():
-        values = (
+        values = [
             statistics.median(run["rps"] for run in runs),
             statistics.median(run["p50_ms"] for run in runs),
             statistics.median(run["p99_ms"] for run in runs),
@@ -468,10 +529,13 @@ def show_http(results: dict[str, list[dict[str, float]]]) -> None:
             statistics.median(
                 run["p99_ms"] / base["p99_ms"] for run, base in zip(runs, floor, strict=True)
             ),
-        )
-        print(f"  {name:<34}" + "".join(f"{value:10.2f}" for value in values))
+        ]
+        cpu = [run["cpu_p99_ms"] / run["cpu_p50_ms"] for run in runs if "cpu_p50_ms" in run]
+        line = f"  {name:<34}" + "".join(f"{value:10.2f}" for value in values)
+        print(line + (f"{statistics.median(cpu):13.2f}" if cpu else ""))
         spreads = ", ".join(f"{run['p99_ms'] / run['p50_ms']:.1f}" for run in runs)
         print(f"  {'':<34} p99/p50 by round: {spreads}")
+    print("  (CPU: each request's CPU time in the gunicorn worker, which waiting does not count)")
 
 
 def show(title: str, times: dict[str, list[float]], unit: str) -> None:
@@ -486,6 +550,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="rows for pld predict")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--calm",
+        type=float,
+        metavar="LOAD",
+        help="start each HTTP round only once the 1-minute load average is below LOAD "
+        "(waiting at most 30 min): on a shared machine, other jobs make the p99",
+    )
     parser.add_argument(
         "--instructions",
         action="store_true",
@@ -514,7 +585,7 @@ def main() -> None:
         if not args.no_http:
             posted = post_1000(folder, own, args.rounds)
             batched = batch(folder, own, args.batch_rows, max(2, args.rounds // 2))
-            remote = over_http(folder, own, args.duration, max(2, args.rounds // 2 + 1))
+            remote = over_http(folder, own, args.duration, max(2, args.rounds // 2 + 1), args.calm)
         os.chdir(REPO)
     print(f"\nR predict, iris randomForest (500 trees); Python {sys.version.split()[0]}")
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
