@@ -256,7 +256,9 @@ def test_inputs_the_onnx_form_was_not_verified_for_get_the_python_answer(tmp_pat
     checks_off = "'input_checks': {'enabled': False}"
     compiled = write_config(tmp_path, name="compiled.py", extra=checks_off)
     fitted(compiled)
-    python = write_config(tmp_path, compiled="{'serve': False}", name="py.py", extra=checks_off)
+    python = write_config(
+        tmp_path, compiled="{'serve': False}", name="python-served.py", extra=checks_off
+    )
     nan = {**query(ROWS[0]), "sepal width": "nan"}
     answers = [serve(path)[0].get("/predict", query_string=nan) for path in (compiled, python)]
     assert answers[0].status_code == answers[1].status_code >= 400
