@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
 
 FIRST_PARTY = ("pld_core", "pld_plugins", "pld_r", "pld_julia", "pld_example_persister")
 
@@ -27,3 +32,49 @@ def _import_installed(name: str) -> None:
 
 for _name in FIRST_PARTY:
     _import_installed(_name)
+
+
+@pytest.fixture(autouse=True)
+def _restore_sys_path() -> Iterator[None]:
+    """Take the folders a test put on ``sys.path`` off again when it ends.
+
+    Loading a config puts its folder first on ``sys.path`` (as Palladium does). Left there, one
+    test's files shadow modules for every later test in the worker and for the processes those
+    tests spawn: a config named ``py.py`` in one tmp_path broke ``import pytest`` in the store
+    workers of every later race test.
+    """
+    saved = list(sys.path)
+    yield
+    sys.path[:] = saved
+
+
+# -- the whole suite in parallel ----------------------------------------------------------------
+#
+# ``python -m pytest`` (the configured testpaths, no path given) runs on pytest-xdist workers with
+# ``--dist loadgroup``: most tests wait on subprocesses and servers, so more workers than cores
+# pay. A run of chosen paths stays serial (``-s``, ``--pdb`` and tracebacks as usual) unless
+# ``-n`` is given; ``-n 0`` or ``-p no:xdist`` runs the whole suite serially. Tests that must not
+# overlap share an ``xdist_group`` marker.
+
+#: Workers per core for ``-n auto``; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` overrides the total.
+WORKERS_PER_CORE = 2
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which may be absent
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: two workers per core (the tests mostly wait), or the variable's count."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own implementation reads it
+    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run the whole suite in parallel by default; keep ``xdist_group`` markers honoured."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if config.option.numprocesses is None and whole_suite and not config.option.usepdb:
+        config.option.numprocesses = "auto"
+    if config.option.numprocesses and config.option.dist == "no":  # groups apply to any -n
+        config.option.dist = "loadgroup"

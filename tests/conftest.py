@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from pld_core import fit, load_config, process_store, use_config
+from pld_plugins.persistence.schedule import RruleThread
 
 REPO = Path(__file__).resolve().parents[1]
 IRIS_DATA = REPO / "examples" / "iris" / "iris.data"
@@ -70,13 +72,21 @@ def fitted_iris(iris_config_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _clean_process_state():
-    """Serving state lives in the process store: every test starts and ends without it."""
+    """Serving state lives in the process store: every test starts and ends without it.
+
+    Reload schedules a test started (a cached-update store's rrule thread) are stopped too:
+    left running, they write their errors into a later test's process store.
+    """
     process_store.clear()
     use_config(None)
+    before = set(threading.enumerate())
     yield
     for value in list(process_store.values()):
         stop = getattr(value, "stop", None)
         if callable(stop):
             stop()
+    for thread in set(threading.enumerate()) - before:
+        if isinstance(thread, RruleThread):
+            thread.stop()
     process_store.clear()
     use_config(None)
