@@ -15,8 +15,9 @@ interleaved rounds (the machine may be shared: ratios of the same round, medians
   1-row run) shown apart;
 - ``GET /predict`` with one row, gunicorn with 2 sync workers, 1 connection (wrk, or a
   keep-alive loop without it): p50 / p99, without and with pld-r's gunicorn hook
-  (``pld_r.gunicorn.post_request``: R's garbage collection between requests), beside the
-  floor: R's own ``predict`` on a matrix row in a loop in this process, timed per call in wall
+  (``pld_r.gunicorn.post_request``: R's garbage collection between requests), and each
+  request's CPU in the worker; beside two floors: R's own ``predict`` behind a bare WSGI app
+  on the same gunicorn, and on a matrix row in a loop in this process, timed per call in wall
   time over the same seconds.
 
 In-process figures are CPU time of this process; the POST and ``pld predict`` figures are
@@ -24,6 +25,7 @@ given in wall time and in CPU time (the gunicorn worker's, the command's): on a 
 other jobs load, wall time mostly measures waiting for a core.
 
     python bench/r_predict.py [--duration 5] [--rounds 5] [--batch-rows 100000] [--no-http]
+                              [--calm LOAD] [--instructions [--calls 200]]
 
 The baseline calls only rpy2, not pld-r, so the script measures an older pld-r as well
 (put it first on PYTHONPATH). Needs R, r-cran-randomforest, rpy2 and gunicorn; wrk if installed.
@@ -234,7 +236,9 @@ class Gunicorn:
     gunicorn's defaults or the settings of ``config`` (gunicorn would also read a
     ``gunicorn.conf.py`` in the folder: the bench leaves examples/R's out)."""
 
-    def __init__(self, folder: Path, workers: int, config: Path | None = None):
+    def __init__(
+        self, folder: Path, workers: int, config: Path | None = None, app: str = "pld_core.wsgi:app"
+    ):
         self.port = free_port()
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         env = {**os.environ, "PLD_CONFIG": CONFIG}
@@ -242,7 +246,7 @@ class Gunicorn:
             [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers)]
             + ["--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
             + (["--config", str(config)] if config is not None else [])
-            + ["pld_core.wsgi:app"],
+            + [app],
             cwd=folder,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -425,6 +429,34 @@ def worker_exit(server, worker):
 """
 
 
+BARE_APP = """\"\"\"R's own predict behind a bare WSGI app: the floor for any server.\"\"\"
+import json
+from urllib.parse import parse_qsl
+
+import numpy
+from rpy2 import rinterface
+
+from pld_core import load_config
+
+model = load_config({config!r})["model_persister"].read()
+predict = rinterface.globalenv.find("predict")
+dimnames = rinterface.ListSexpVector([rinterface.NULL, rinterface.StrSexpVector(model.columns_)])
+FIELDS = {fields!r}
+
+
+def app(environ, start_response):
+    query = dict(parse_qsl(environ["QUERY_STRING"]))
+    matrix = rinterface.FloatSexpVector([float(query[name]) for name in FIELDS])
+    matrix.do_slot_assign("dim", rinterface.IntSexpVector([1, len(FIELDS)]))
+    matrix.do_slot_assign("dimnames", dimnames)
+    proba = numpy.array(predict(model.rmodel_, matrix, type="prob").memoryview())
+    body = json.dumps({{"result": int(proba.argmax())}}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
 def gunicorn_config(folder: Path, tag: str, hook: bool) -> Path:
     """A gunicorn config that times each request's CPU in the worker (written out when the
     worker exits), with pld-r's hook after the timing when ``hook``."""
@@ -484,10 +516,16 @@ def over_http(
     folder: Path, own: ROwn, duration: int, rounds: int, calm: float | None
 ) -> dict[str, list[dict[str, float]]]:
     """One-row GETs at 1 connection to 2 sync workers, without and with pld-r's gunicorn
-    hook, and R's own predict in a loop here over as long (the floor), round after round
-    (the order reversed every other round); each worker's CPU per request alongside."""
+    hook, and two floors: R's own predict behind a bare WSGI app on the same gunicorn, and in
+    a loop here over as long; round after round (the order reversed every other round),
+    each worker's CPU per request alongside."""
     matrix = own.matrix(rows(1))
-    scenarios = {"2 workers": False, "2 workers + pld_r.gunicorn hook": True}
+    (folder / "bare_r_app.py").write_text(BARE_APP.format(config=CONFIG, fields=FIELDS))
+    scenarios = {  # name: (tag, pld-r's hook, app)
+        "2 workers": ("plain", False, "pld_core.wsgi:app"),
+        "2 workers + pld_r.gunicorn hook": ("hook", True, "pld_core.wsgi:app"),
+        "R's own predict, bare WSGI app": ("bare", False, "bare_r_app:app"),
+    }
     floor = "R's own predict, in-process loop"
     results: dict[str, list[dict[str, float]]] = {name: [] for name in [*scenarios, floor]}
     for number in range(rounds):
@@ -498,8 +536,8 @@ def over_http(
                 results[floor].append(latencies_ms(lambda: own(matrix), duration))
                 results[floor][-1]["load"] = load
                 continue
-            tag = "hook" if scenarios[name] else "plain"
-            server = Gunicorn(folder, 2, gunicorn_config(folder, tag, scenarios[name]))
+            tag, hook, app = scenarios[name]
+            server = Gunicorn(folder, 2, gunicorn_config(folder, tag, hook), app)
             try:
                 if shutil.which("wrk"):
                     url = f"http://127.0.0.1:{server.port}/predict?{QUERY}"
