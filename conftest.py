@@ -48,6 +48,19 @@ def _restore_sys_path() -> Iterator[None]:
     sys.path[:] = saved
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_store() -> None:
+    """Each test starts with the ``process_store`` of a fresh process.
+
+    Serving keeps the model and the cache status there (as Palladium does); what one test's app
+    left would otherwise decide what a later test on the same worker finds.
+    """
+    from pld_core import process_store
+
+    process_store.clear()
+    process_store["process_metadata"] = {}
+
+
 # -- the whole suite in parallel ----------------------------------------------------------------
 #
 # ``python -m pytest`` (the configured testpaths, no path given) runs on pytest-xdist workers with
@@ -78,3 +91,39 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.numprocesses = "auto"
     if config.option.numprocesses and config.option.dist == "no":  # groups apply to any -n
         config.option.dist = "loadgroup"
+
+
+#: Fixture scopes whose value the tests of one module (or class) share.
+SHARED_SCOPES = frozenset({"package", "module", "class"})
+
+
+def _shares_state(item: pytest.Item) -> bool:
+    """Whether ``item`` uses a fixture that lives longer than one test but not the session."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in SHARED_SCOPES for defs in info.name2fixturedefs.values())
+
+
+def _schedule_rank(item: pytest.Item) -> int:
+    """Slow tests first, then the integration folders, then the distributions' unit tests."""
+    if item.get_closest_marker("slow") is not None:
+        return 0
+    return 1 if item.nodeid.startswith(("tests/", "examples/")) else 2
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group markers
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: keep each module's shared fixtures on one worker; slow tests first.
+
+    Tests sharing a module- or class-scoped fixture (a server, a cluster, a venv, a fitted
+    store) run on one worker in file order, as written: set up once, and a test that builds on
+    an earlier one's state still finds it. Long tests start first so that none is left running
+    alone at the end. Every worker sorts alike, so their collections stay the same.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    for item in items:
+        if _shares_state(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=_schedule_rank)
