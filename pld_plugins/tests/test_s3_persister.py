@@ -30,13 +30,32 @@ CREDENTIALS = {
 }
 _buckets = itertools.count(1)
 
+# moto's server handles requests on threads and checks If-None-Match/If-Match apart from the
+# write that follows, so two conditional PUTs can both pass; S3 itself decides each one
+# atomically. One request at a time gives the server S3's guarantee, which the store's
+# concurrency tests rely on (under load, the unserialised server handed out a version twice).
+_SERIAL_MOTO = """
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+app = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+
+def serial(environ, start_response):
+    with one_at_a_time:
+        return list(app(environ, start_response))
+
+run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)
+"""
+
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
-    """moto's S3 server on a free port of 127.0.0.1, for this module's tests."""
+    """moto's S3 server on a free port of 127.0.0.1, one request at a time, for this module."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-c", _SERIAL_MOTO, "127.0.0.1", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
