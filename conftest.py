@@ -63,7 +63,8 @@ def _fresh_process_store() -> None:
 
 # -- the whole suite in parallel ----------------------------------------------------------------
 #
-# ``python -m pytest`` (the configured testpaths, no path given) runs on pytest-xdist workers with
+# ``python -m pytest`` (the configured testpaths, no path given) leaves out the tests marked
+# ``slow`` (``--slow`` or ``.ci/run`` runs them too) and runs on pytest-xdist workers with
 # ``--dist loadgroup``: most tests wait on subprocesses and servers, so more workers than cores
 # pay. A run of chosen paths stays serial (``-s``, ``--pdb`` and tracebacks as usual) unless
 # ``-n`` is given; ``-n 0`` or ``-p no:xdist`` runs the whole suite serially. Tests that must not
@@ -81,12 +82,38 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
 
 
+#: Set when this run left the slow tests out, so the summary can say how to run them.
+_SLOW_LEFT_OUT = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the tests marked slow when running the whole suite (.ci/run does)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if terminalreporter.config.stash.get(_SLOW_LEFT_OUT, False):
+        terminalreporter.write_line(
+            "tests marked slow were left out: python -m pytest --slow (or .ci/run) runs them too"
+        )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
-    """Run the whole suite in parallel by default; keep ``xdist_group`` markers honoured."""
+    """The whole suite: slow tests left out unless ``--slow``; in parallel when xdist is here.
+
+    ``xdist_group`` markers are honoured with any ``-n``.
+    """
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if whole_suite and not config.option.slow and not config.option.markexpr:
+        # xdist's workers parse the same command line, so they come to the same choice
+        config.option.markexpr = "not slow"
+        config.stash[_SLOW_LEFT_OUT] = True
     if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
-    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
     if config.option.numprocesses is None and whole_suite and not config.option.usepdb:
         config.option.numprocesses = "auto"
     if config.option.numprocesses and config.option.dist == "no":  # groups apply to any -n

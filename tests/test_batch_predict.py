@@ -375,6 +375,7 @@ def write_partitions(folder: Path) -> list[dict[str, str]]:
     return samples
 
 
+@pytest.mark.slow
 def test_a_cluster_writes_what_one_process_writes(fitted_iris, tmp_path, cluster):
     write_partitions(tmp_path / "parts")
     single = pld(fitted_iris, "predict", "-i", "parts", "-o", "single", "--output-format", "csv")
@@ -415,6 +416,7 @@ def _paths_built() -> int:
     return len(partitions._paths)
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_the_previous_output_as_it_was(fitted_iris, tmp_path):
     write_partitions(tmp_path / "parts")
     first = pld(fitted_iris, "predict", "-i", "parts", "-o", "out")

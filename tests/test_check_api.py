@@ -29,6 +29,9 @@ PLANTED = """
     },"""
 
 
+pytestmark = pytest.mark.slow
+
+
 def _env() -> dict[str, str]:
     """The environment without a config of the caller's; the planted service importable."""
     env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}

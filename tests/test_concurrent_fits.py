@@ -21,6 +21,9 @@ POSTGRES = os.environ.get(
 WRITERS = 4
 
 
+pytestmark = pytest.mark.slow
+
+
 def persister_entry(kind: str, postfix: str) -> str:
     if kind == "postgresql":
         return f"{{'!': 'database', 'url': {POSTGRES!r}, 'table_postfix': {postfix!r}}}"

@@ -31,6 +31,9 @@ print([m for m in sys.argv[1:] if importlib.util.find_spec(m) is not None])
 """
 
 
+pytestmark = pytest.mark.slow
+
+
 def _clean_env() -> dict[str, str]:
     """The current environment minus what could point Python or pld elsewhere."""
     drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "PIP_REQUIRE_VIRTUALENV"}

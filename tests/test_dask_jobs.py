@@ -29,7 +29,7 @@ from pld_plugins.persistence.jobs_config import FileJobs
 
 distributed = pytest.importorskip("distributed", reason="needs dask.distributed")
 psutil = pytest.importorskip("psutil", reason="needs psutil")
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCRIPTS = Path(sys.executable).parent
 POSTGRES = os.environ.get(

@@ -129,6 +129,7 @@ def _wait_until_serving(base: str, timeout: float = 60) -> float:
 
 
 @pytest.mark.parametrize("how", sorted(REASONS))
+@pytest.mark.slow
 def test_gunicorn_starts_degraded_and_serves_after_the_next_refresh(broken_store, tmp_path, how):
     config = broken_store(how, REFRESHING)
     port = free_port()

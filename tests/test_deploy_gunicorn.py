@@ -186,6 +186,7 @@ def wait_for_version(port: int, version: int, refresh: Callable[[], None] = lamb
         time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_two_servers_on_one_store_follow_an_activation(app):
     with ExitStack() as stack:
         # Both start at once: each preloads the app in its master and forks 2 workers.

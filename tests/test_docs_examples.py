@@ -94,6 +94,9 @@ _VARIABLE = [
 ]
 
 
+pytestmark = pytest.mark.slow
+
+
 def normalise(text: str) -> str:
     """``text`` with what changes from run to run replaced by placeholders."""
     for pattern, placeholder in _VARIABLE:

@@ -32,6 +32,9 @@ SCRIPTS = Path(sys.executable).parent
 THREE_FOLDS = "{'grid_search': {'param_grid': {'C': [0.1, 0.3, 1.0]}, 'cv': 3, 'verbose': 4}}"
 
 
+pytestmark = pytest.mark.slow
+
+
 def run(folder: Path, *args: str, config: str = "config.py,folds.py", timeout: float = 120):
     env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
     env["PALLADIUM_CONFIG"] = config

@@ -58,6 +58,7 @@ def active_version(listing: str) -> str:
     return row.split()[1]
 
 
+@pytest.mark.slow
 def test_palladium_scripts_walk_through_the_tutorial(iris, palladium_env):
     env = palladium_env
     fitted = run(["pld-fit"], iris, env)
@@ -85,6 +86,7 @@ def test_palladium_scripts_walk_through_the_tutorial(iris, palladium_env):
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*\n", ok(run(["pld-version"], iris, env)))
 
 
+@pytest.mark.slow
 def test_pld_group_with_config_option_and_short_names(iris):
     env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
     config = ["--config", str(iris / "config-pld.py")]
@@ -112,6 +114,7 @@ def test_pld_group_with_config_option_and_short_names(iris):
     assert "Wrote model with version 3." in ok(run(["pld", *config, "fit"], elsewhere, env))
 
 
+@pytest.mark.slow
 def test_advanced_configuration(iris, tmp_path, monkeypatch):
     """Two files (later wins), __copy__, environ, here and a Pipeline defined in the config."""
     (iris / "config-model.py").write_text(
@@ -181,6 +184,7 @@ def test_config_errors_are_one_line_and_exit_2(tmp_path, name, text, status, mes
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_runtime_errors_are_one_line_and_exit_1(iris, palladium_env):
     result = run(["pld-admin", "activate", "42"], iris, palladium_env)
     assert result.returncode == 1

@@ -9,6 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
@@ -70,6 +71,7 @@ def test_requests_are_counted_and_timed_by_endpoint_and_status(fitted_iris, writ
     assert grew(timed) == 4
 
 
+@pytest.mark.slow
 def test_gunicorn_workers_are_summed_in_multiprocess_mode(fitted_iris, write_iris_config, tmp_path):
     """examples/deploy/gunicorn.conf.py: preloaded app, 2 workers, counts of a run before wiped."""
     config = write_iris_config(METRICS)

@@ -85,6 +85,7 @@ READ_ONLY = "^/(predict|proba|alive|list|openapi.json)$"
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflows on 1e308 inputs
+@pytest.mark.slow
 def test_answers_match_the_document(app):
     # schemathesis' own pytest plugin follows pytest's internals; its schema API does not.
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app).include(path_regex=READ_ONLY)

@@ -96,6 +96,7 @@ def zip_config(tmp_path: Path) -> Path:
     return config
 
 
+@pytest.mark.slow
 def test_a_config_naming_the_third_party_persister_fits_and_tests(zip_config, tmp_path):
     fitted = pld("--config", str(zip_config), "fit")
     assert fitted.returncode == 0, fitted.stderr

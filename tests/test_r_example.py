@@ -22,7 +22,7 @@ from werkzeug.test import Client
 
 from pld_core import create_app, fit, load_config, make_cli
 
-pytestmark = [pytest.mark.r, pytest.mark.integration]
+pytestmark = [pytest.mark.r, pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "R"

@@ -40,6 +40,9 @@ any_json = st.recursive(
 )
 
 
+pytestmark = pytest.mark.slow
+
+
 def _is_float(text: str) -> bool:
     try:
         float(text)

@@ -46,6 +46,9 @@ if not os.access(CHROMIUM, os.X_OK):
 # -- fixtures ---------------------------------------------------------------------------------
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the screenshots go: ``$PLD_SCREENSHOTS``, else a pytest temporary folder."""

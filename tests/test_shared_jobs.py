@@ -37,6 +37,9 @@ RULES = """
 VOLATILE = ("heartbeat", "progress")
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def gunicorn(fitted_iris, write_iris_config, tmp_path):
     config = write_iris_config(RULES)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BIN = Path(sys.executable).parent
 KEY = "PLD_MODEL_SIGNING_KEY"
 
@@ -31,6 +33,7 @@ def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if not line[:4].isdigit()]  # no log
 
 
+@pytest.mark.slow
 def test_an_unsigned_store_comes_under_signing_with_pld_admin_sign(fitted_iris):
     refused = pld(fitted_iris, "test", key="s3cret")
     assert refused.returncode == 1

@@ -42,7 +42,7 @@ BODY = json.dumps([ROW, ROW]).encode()
 HELD = 4
 ANSWER_WITHIN = 1.0  # seconds; a prediction takes a few milliseconds
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 class HalfRequest:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from werkzeug.test import Client
 
 from pld_core import create_app, load_config
@@ -30,6 +31,7 @@ def run(*args: str, config: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_export_honours_version_and_no_activate(write_iris_config):
     config = write_iris_config(EXPORT)  # the source is a cached-update persister over File
     for expected in (1, 2):

@@ -32,6 +32,9 @@ STORE = """
     ],"""
 
 
+pytestmark = pytest.mark.slow
+
+
 def _drop_tables(url: str, postfix: str) -> None:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:

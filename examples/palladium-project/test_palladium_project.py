@@ -96,6 +96,7 @@ def gunicorn(project: Path) -> Iterator[str]:
             process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_fit_test_and_serve_under_gunicorn(project: Path) -> None:
     run(project, "pld-fit", "--evaluate")
     assert (project / "iris-model-1.pkl.gz").is_file()

@@ -297,6 +297,7 @@ def pld(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess
     return result
 
 
+@pytest.mark.slow
 def test_export_and_upgrade_carry_attachments(tmp_path) -> None:
     """A Palladium File store upgraded, then exported into a database and back into files."""
     folder = palladium_file_store(tmp_path / "store")

@@ -139,6 +139,7 @@ def test_a_verified_onnx_form_is_stored_and_serves(tmp_path, persister, monkeypa
     assert client.get("/proba", query_string=query(ROWS[3])).status_code == 200
 
 
+@pytest.mark.slow
 def test_pld_list_and_pld_predict_use_the_onnx_form(tmp_path):
     config = write_config(tmp_path, "database")
     fitted(config)

@@ -105,6 +105,7 @@ def expected(folder: Path, records: list[dict[str, float]]) -> list[str]:
     return list(json.loads(result.stdout))
 
 
+@pytest.mark.slow
 def test_each_worker_starts_r_before_it_serves(fitted: Path) -> None:
     """Without preloading, both workers source the script while loading the app: no request."""
     before = sourced(fitted)
@@ -176,6 +177,7 @@ def test_preloaded_workers_serve_get_post_and_r_errors(fitted: Path) -> None:
             assert (status, body["result"]) == (200, want[0])
 
 
+@pytest.mark.slow
 def test_workers_collect_r_garbage_between_requests(fitted: Path, tmp_path: Path) -> None:
     """With pld-r's gunicorn hook, each worker learns when R is due to collect and collects
     after a response instead; every answer stays right."""
@@ -202,6 +204,7 @@ def test_workers_collect_r_garbage_between_requests(fitted: Path, tmp_path: Path
     assert sum(counts) >= 2, f"collections after responses per worker: {counts}"
 
 
+@pytest.mark.slow
 def test_stream_and_batch_predict_answer_as_post(fitted: Path) -> None:
     """`pld stream` and `pld predict` take the same R path: the same labels, R errors named."""
     records = rows(1000)

@@ -129,3 +129,24 @@ def _install() -> None:
         Parallel.__call__ = __call__
         Parallel.print_progress = print_progress
         Parallel._pld_tracked = True
+        _serialise_executor_start()
+
+
+def _serialise_executor_start() -> None:
+    """Let one thread at a time get joblib's process pool (joblib#1794, open in joblib 1.6).
+
+    Two searches started at once in two threads (two ``/grid-search`` jobs with ``n_jobs``)
+    could both ask for the pool while the first was still making it; the second got it without
+    its temporary folder manager and failed with ``AttributeError: ... _temp_folder_manager``.
+    Getting the pool is quick; the fits themselves still run side by side.
+    """
+    from joblib.executor import MemmappingExecutor
+
+    original = MemmappingExecutor.get_memmapping_executor.__func__
+    starting = threading.Lock()
+
+    def get_memmapping_executor(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        with starting:
+            return original(cls, *args, **kwargs)
+
+    MemmappingExecutor.get_memmapping_executor = classmethod(get_memmapping_executor)
