@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,12 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.dist = "loadgroup"
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, on the controller
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker the distribution mode the controller runs with."""
+    node.workerinput["pld_dist"] = node.config.option.dist
+
+
 #: Fixture scopes whose value the tests of one module (or class) share.
 SHARED_SCOPES = frozenset({"package", "module", "class"})
 
@@ -150,6 +157,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if not hasattr(config, "workerinput"):
         return
+    # A worker parses the command line itself, so it does not see the --dist the controller
+    # chose in pytest_cmdline_main; without this, xdist would not group by xdist_group.
+    if config.workerinput.get("pld_dist") == "loadgroup":
+        config.option.loadgroup = True
     for item in items:
         if _shares_state(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
