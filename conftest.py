@@ -16,7 +16,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -119,6 +119,13 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         config.option.numprocesses = "auto"
     if config.option.numprocesses and config.option.dist == "no":  # groups apply to any -n
         config.option.dist = "loadgroup"
+    if config.option.dist == "loadgroup" and pytest.version_tuple[:2] >= (9, 2):
+        # pytest 9.2 keeps a test's id where pytest-xdist 3.8 cannot add the group to it
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist does not group tests by "
+            "xdist_group, so tests sharing a module's fixtures would run on several workers: "
+            "install pytest<9.1 (as .ci/run does), or run serially with -n 0"
+        )
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, on the controller
@@ -146,8 +153,21 @@ def _schedule_rank(item: pytest.Item) -> int:
     return 1 if item.nodeid.startswith(("tests/", "examples/")) else 2
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group markers
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_configure(config: pytest.Config) -> None:
+    """On an xdist worker: group by ``xdist_group`` when the controller does.
+
+    A worker parses the command line itself, so it does not see the ``--dist`` the controller
+    chose in :func:`pytest_cmdline_main`, and xdist would not group the worker's tests.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("pld_dist") == "loadgroup":
+        config.option.loadgroup = True
+
+
+@pytest.hookimpl(wrapper=True)  # before any plugin's hook: xdist reads the markers in its own
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
     """On an xdist worker: keep each module's shared fixtures on one worker; slow tests first.
 
     Tests sharing a module- or class-scoped fixture (a server, a cluster, a venv, a fitted
@@ -156,12 +176,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     alone at the end. Every worker sorts alike, so their collections stay the same.
     """
     if not hasattr(config, "workerinput"):
-        return
-    # A worker parses the command line itself, so it does not see the --dist the controller
-    # chose in pytest_cmdline_main; without this, xdist would not group by xdist_group.
-    if config.workerinput.get("pld_dist") == "loadgroup":
-        config.option.loadgroup = True
+        return (yield)
     for item in items:
         if _shares_state(item):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     items.sort(key=_schedule_rank)
+    return (yield)
