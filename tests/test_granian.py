@@ -120,12 +120,12 @@ def versions_by_worker(base: str, seconds: float = 60) -> dict[int, int]:
     """
     deadline = time.monotonic() + seconds
     seen: dict[int, int] = {}
-    while len(seen) < WORKERS:
-        assert time.monotonic() < deadline, f"reached only the workers {sorted(seen)}"
+    while True:
         seen.update(reached(base, tries=10))
-        if len(seen) < WORKERS:
-            time.sleep(0.2)
-    return seen
+        if len(seen) >= WORKERS:
+            return seen
+        assert time.monotonic() < deadline, f"reached only the workers {sorted(seen)}"
+        time.sleep(0.2)
 
 
 def reached(base: str, tries: int, tolerate: bool = False) -> dict[int, int]:
