@@ -4,8 +4,10 @@ Fits the iris example (LogisticRegression) into a temporary folder, writes ROWS 
 Parquet and JSON lines, then runs, as whole processes (interpreter start, imports and model
 load included, as a user pays them):
 
-- ``pld predict`` CSV → CSV, Parquet → Parquet, JSON lines → JSON lines (input columns kept),
-  and a 1-row CSV (start-up alone);
+- ``pld predict`` CSV → CSV, Parquet → Parquet (input columns kept), each twice: serving the
+  version's verified ONNX form (``compiled_inference``; the Python model is never unpickled,
+  so scikit-learn is never imported) and serving the scikit-learn model itself
+  (``'serve': False``); JSON lines → JSON lines, and a 1-row CSV (start-up alone) of each;
 - the baselines a user would write by hand: ``pandas.read_csv`` → ``model.predict`` on the
   whole frame → ``to_csv``, and the same with ``read_parquet``/``to_parquet``, with the same
   model read from the same store.
@@ -44,6 +46,11 @@ FIELDS = ["sepal length", "sepal width", "petal length", "petal width"]
 QUIET = (
     "{'logging': {'version': 1, 'disable_existing_loggers': False, 'root': {'level': 'WARNING'}}}"
 )
+#: The version is written with its verified ONNX form; ``python.py`` serves the Python model.
+COMPILED = "{'compiled_inference': {'enabled': True}}"
+PYTHON = "{'compiled_inference': {'enabled': True, 'serve': False}}"
+ONNX_CONFIG = "config.py,quiet.py,compiled.py"
+PYTHON_CONFIG = "config.py,quiet.py,compiled.py,python.py"
 BASELINE = """
 import sys
 import pandas
@@ -60,6 +67,8 @@ def prepare(folder: Path) -> None:
     for name in ("config.py", "iris.data"):
         shutil.copy(REPO / "examples" / "iris" / name, folder / name)
     (folder / "quiet.py").write_text(QUIET)
+    (folder / "compiled.py").write_text(COMPILED)
+    (folder / "python.py").write_text(PYTHON)
     run(folder, [pld_script(), "fit"], check=True)
     (folder / "baseline_csv.py").write_text(
         BASELINE.format(read="read_csv", write="to_csv", fields=FIELDS)
@@ -89,10 +98,12 @@ def pld_script() -> str:
     return str(Path(sys.executable).parent / "pld")
 
 
-def run(folder: Path, command: list[str], check: bool = False) -> tuple[float, float, int]:
+def run(
+    folder: Path, command: list[str], check: bool = False, config: str = ONNX_CONFIG
+) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (KiB) of the command's process."""
     env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
-    env["PLD_CONFIG"] = "config.py,quiet.py"
+    env["PLD_CONFIG"] = config
     start = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -112,53 +123,66 @@ def compare(folder: Path, rows: int, runs: int, batch_size: int) -> None:
     write_samples(folder, 1, "one", ("csv",))
     size = ["--batch-size", str(batch_size)]
     pld = [pld_script(), "predict", *size, "-i"]
-    cases = {
-        "pandas script csv -> csv": [sys.executable, "baseline_csv.py", "samples.csv", "b.csv"],
-        "pld predict csv -> csv": [*pld, "samples.csv", "-o", "p.csv"],
-        "pandas script parquet -> parquet": [
-            sys.executable,
-            "baseline_parquet.py",
-            "samples.parquet",
-            "b.parquet",
-        ],
-        "pld predict parquet -> parquet": [*pld, "samples.parquet", "-o", "p.parquet"],
-        "pld predict jsonl -> jsonl": [*pld, "samples.jsonl", "-o", "p.jsonl"],
-        "pld predict, 1 row (start-up)": [*pld, "one.csv", "-o", "one-out.csv"],
+    onnx, python = "pld predict (onnx)", "pld predict (python)"
+    cases: dict[str, tuple[list[str], str]] = {
+        "pandas script csv -> csv": (
+            [sys.executable, "baseline_csv.py", "samples.csv", "b.csv"],
+            ONNX_CONFIG,
+        ),
+        f"{onnx} csv -> csv": ([*pld, "samples.csv", "-o", "p.csv"], ONNX_CONFIG),
+        f"{python} csv -> csv": ([*pld, "samples.csv", "-o", "q.csv"], PYTHON_CONFIG),
+        "pandas script parquet -> parquet": (
+            [sys.executable, "baseline_parquet.py", "samples.parquet", "b.parquet"],
+            ONNX_CONFIG,
+        ),
+        f"{onnx} parquet -> parquet": ([*pld, "samples.parquet", "-o", "p.parquet"], ONNX_CONFIG),
+        f"{python} parquet -> parquet": (
+            [*pld, "samples.parquet", "-o", "q.parquet"],
+            PYTHON_CONFIG,
+        ),
+        f"{onnx} jsonl -> jsonl": ([*pld, "samples.jsonl", "-o", "p.jsonl"], ONNX_CONFIG),
+        f"{onnx}, 1 row (start-up)": ([*pld, "one.csv", "-o", "one-out.csv"], ONNX_CONFIG),
+        f"{python}, 1 row (start-up)": ([*pld, "one.csv", "-o", "one-q.csv"], PYTHON_CONFIG),
     }
-    for command in cases.values():  # warm the file cache and check that each one works
-        run(folder, command, check=True)
+    for command, config in cases.values():  # warm the file cache and check that each works
+        run(folder, command, check=True, config=config)
     wall: dict[str, list[float]] = {name: [] for name in cases}
     cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(runs):
-        for name, command in cases.items():
-            seconds, cpu_seconds, _ = run(folder, command, check=True)
+        for name, (command, config) in cases.items():
+            seconds, cpu_seconds, _ = run(folder, command, check=True, config=config)
             wall[name].append(seconds)
             cpu[name].append(cpu_seconds)
 
-    ours = pyarrow.csv.read_csv(folder / "p.csv").column("prediction")
-    theirs = pyarrow.csv.read_csv(folder / "b.csv").column("prediction")
-    assert ours.to_pylist() == theirs.to_pylist(), "pld and the pandas script disagree (CSV)"
-    ours = pyarrow.parquet.read_table(folder / "p.parquet").column("prediction")
-    theirs = pyarrow.parquet.read_table(folder / "b.parquet").column("prediction")
-    assert ours.to_pylist() == theirs.to_pylist(), "pld and pandas disagree (Parquet)"
+    theirs = pyarrow.csv.read_csv(folder / "b.csv").column("prediction").to_pylist()
+    for name in ("p.csv", "q.csv"):
+        ours = pyarrow.csv.read_csv(folder / name).column("prediction").to_pylist()
+        assert ours == theirs, f"pld ({name}) and the pandas script disagree (CSV)"
+    theirs = pyarrow.parquet.read_table(folder / "b.parquet").column("prediction").to_pylist()
+    for name in ("p.parquet", "q.parquet"):
+        ours = pyarrow.parquet.read_table(folder / name).column("prediction").to_pylist()
+        assert ours == theirs, f"pld ({name}) and the pandas script disagree (Parquet)"
 
     median_wall = {name: statistics.median(values) for name, values in wall.items()}
     median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
     print(f"{rows} rows, batch size {batch_size}, median of {runs} interleaved runs")
-    print(f"{'case':34} {'wall s':>7} {'cpu s':>7} {'rows/s (wall)':>14}")
+    print(f"{'case':42} {'wall s':>7} {'cpu s':>7} {'rows/s (wall)':>14}")
     for name in cases:
         rate = (1 if "1 row" in name else rows) / median_wall[name]
-        print(f"{name:34} {median_wall[name]:7.2f} {median_cpu[name]:7.2f} {rate:14.0f}")
+        print(f"{name:42} {median_wall[name]:7.2f} {median_cpu[name]:7.2f} {rate:14.0f}")
     for fmt in ("csv -> csv", "parquet -> parquet"):
-        base, mine = f"pandas script {fmt}", f"pld predict {fmt}"
-        print(
-            f"{fmt}: pld is {median_wall[base] / median_wall[mine]:.2f}x faster (wall), "
-            f"{median_cpu[base] / median_cpu[mine]:.2f}x (cpu) than the pandas script"
-        )
-    startup = median_cpu["pld predict, 1 row (start-up)"]
-    for fmt in ("csv -> csv", "parquet -> parquet"):
-        work = median_cpu[f"pld predict {fmt}"] - startup
-        print(f"pld predict {fmt}: {work:.2f} cpu s after start-up ({startup:.2f} s)")
+        base = f"pandas script {fmt}"
+        for served in (onnx, python):
+            mine = f"{served} {fmt}"
+            print(
+                f"{mine}: {median_wall[base] / median_wall[mine]:.2f}x faster (wall), "
+                f"{median_cpu[base] / median_cpu[mine]:.2f}x (cpu) than the pandas script"
+            )
+    for served in (onnx, python):
+        startup = median_cpu[f"{served}, 1 row (start-up)"]
+        for fmt in ("csv -> csv", "parquet -> parquet"):
+            work = median_cpu[f"{served} {fmt}"] - startup
+            print(f"{served} {fmt}: {work:.2f} cpu s after start-up ({startup:.2f} s)")
 
 
 def memory(folder: Path, rows: int, batch_size: int) -> None:

@@ -20,7 +20,17 @@ pytest.importorskip("skl2onnx", reason="needs skl2onnx (pip install 'pld-plugins
 pytest.importorskip("onnxruntime", reason="needs onnxruntime (pip install 'pld-plugins[onnx]')")
 onnx = pytest.importorskip("onnx", reason="needs onnx (pip install 'pld-plugins[onnx]')")
 
-from pld_core import ConfigError, ModelIntegrityError, create_app, fit, load_config  # noqa: E402
+from pld_core import (  # noqa: E402
+    ConfigError,
+    DeferredModel,
+    ModelIntegrityError,
+    ModelSource,
+    create_app,
+    deferred_unpickling,
+    fit,
+    load_config,
+    make_predict_path,
+)
 from pld_plugins.compiled import ATTACHMENT  # noqa: E402
 from pld_plugins.compiled.onnx import OnnxModel  # noqa: E402
 
@@ -157,6 +167,88 @@ def test_pld_list_and_pld_predict_use_the_onnx_form(tmp_path):
     assert "model version 1: serving its verified ONNX form" in predicted.stderr
     labels = [json.loads(line)["prediction"] for line in predicted.stdout.splitlines()]
     assert labels == stored_model(config).predict(ROWS).tolist()
+
+
+def _imported(stderr: str) -> set[str]:
+    """The modules a ``python -X importtime`` process imported."""
+    lines = (line for line in stderr.splitlines() if line.startswith("import time:"))
+    return {line.rsplit("|", 1)[1].strip() for line in lines}
+
+
+@pytest.mark.slow
+def test_pld_predict_never_unpickles_a_compiled_version_nor_imports_scikit_learn(tmp_path):
+    import pyarrow
+    import pyarrow.csv
+    import pyarrow.parquet
+
+    compiled = write_config(tmp_path, "cached-update")  # the iris example's store
+    python = write_config(tmp_path, "cached-update", compiled="{'serve': False}", name="py.py")
+    fitted(compiled)
+    expected = stored_model(compiled).predict(ROWS).tolist()
+    table = pyarrow.table({name: ROWS[:, i] for i, name in enumerate(FIELDS)})
+    pyarrow.parquet.write_table(table, tmp_path / "samples.parquet")
+    script = shutil.which("pld", path=str(Path(sys.executable).parent)) or "pld"
+    for config, served_without in ((compiled, True), (python, False)):
+        for suffix in ("parquet", "csv"):
+            target = tmp_path / f"{config.stem}.{suffix}"
+            done = subprocess.run(
+                [sys.executable, "-X", "importtime", script, "--config", str(config)]
+                + ["predict", "-i", "samples.parquet", "-o", str(target)],
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                timeout=300,
+            )
+            assert done.returncode == 0, done.stderr[-2000:]
+            heavy = {"sklearn", "scipy", "pandas"} & _imported(done.stderr)
+            assert (not heavy) is served_without, heavy  # the Python model imports them all
+            read = pyarrow.parquet.read_table if suffix == "parquet" else pyarrow.csv.read_csv
+            assert read(target).column("prediction").to_pylist() == expected
+
+
+def test_a_batch_source_serves_the_onnx_form_before_the_model_is_unpickled(tmp_path):
+    import pyarrow
+
+    path = write_config(tmp_path, "cached-update")
+    fitted(path)
+    python = stored_model(path)
+    with deferred_unpickling():
+        config = load_config(str(path))
+        source = ModelSource(config)
+    served = source.get()
+    assert isinstance(served, OnnxModel) and isinstance(served.model, DeferredModel)
+    assert source.served_by() == "onnx" and served.__metadata__["version"] == 1
+    assert served.classes_.tolist() == python.classes_.tolist()  # from the record
+    predict = make_predict_path(config, "predict_service", source)
+    table = pyarrow.table({name: ROWS[:, i] for i, name in enumerate(FIELDS)})
+    assert predict.table_predictions(table).tolist() == python.predict(ROWS).tolist()
+    proba = make_predict_path(config, "proba_service", source)
+    numpy.testing.assert_allclose(
+        proba.table_predictions(table), python.predict_proba(ROWS), rtol=1e-6
+    )
+    assert not served.model.is_loaded  # onnxruntime answered everything alone
+    # NaN passes pld's input check (the model decides): the ONNX form was not verified for
+    # it, so the Python model is unpickled now and answers with its own message
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        served.predict(numpy.array([[1.0, numpy.nan, 1.0, 1.0]]))
+    assert served.model.is_loaded
+
+
+def test_a_record_from_before_it_described_the_model_waits_for_the_python_model(tmp_path):
+    from pld_plugins.compiled import pld_serve_stored
+
+    path = write_config(tmp_path, "file")
+    fitted(path)
+    config = load_config(str(path), __mode__="fit")
+    with deferred_unpickling():
+        model = config["model_persister"].read()
+    assert isinstance(pld_serve_stored(model=model, config=config), OnnxModel)
+    record = model.__metadata__["compiled"]
+    assert record["columns"] is None and record["classes"] == stored_model(path).classes_.tolist()
+    older = {k: v for k, v in record.items() if k not in ("columns", "classes")}
+    model.__metadata__ = {**model.__metadata__, "compiled": older}
+    assert pld_serve_stored(model=model, config=config) is None  # pld unpickles it, then serves
+    assert not model.is_loaded
 
 
 def test_a_model_skl2onnx_cannot_convert_records_why_and_python_serves(tmp_path):
@@ -344,7 +436,11 @@ def test_classifiers_pipelines_and_regressors_are_verified_and_answer_alike(kind
         X = X[:, :3].copy()
     record, data = compile_model(model, X, X, Settings())
     assert record["verified"] is True and record["max_rel_diff"] <= 1e-6
-    served = OnnxModel.load(model, data, record["outputs"], 1)
+    classes = model.classes_.tolist() if is_classifier(model) else None
+    assert record["classes"] == classes and record["columns"] is None  # fitted on an array
+    served = OnnxModel.load(model, data, record["outputs"], 1, record)
+    if classes is not None:
+        assert served.classes_.tolist() == classes
     predicted = served.predict(X)
     assert predicted.shape == model.predict(X).shape and predicted.dtype == model.predict(X).dtype
     if is_classifier(model):

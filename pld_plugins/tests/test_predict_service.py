@@ -118,3 +118,18 @@ def test_constructor_rejects_bad_mappings():
         PredictService([("a",)])
     with pytest.raises(ValueError, match="must start with '/'"):
         PredictService(MAPPING, entry_point="predict")
+
+
+def test_table_input_reads_whole_columns_of_any_chunking(service, model):
+    import pyarrow as pa
+
+    first = pa.record_batch({"a": pa.array([1.0, 2.0, 3.0]), "b": pa.array([4, 5, 6])})
+    second = pa.record_batch({"a": pa.array([7.5, 8.5]), "b": pa.array([9, 10])})
+    table = pa.Table.from_batches([first, second]).slice(1, 3)  # two chunks, an offset
+    X, params = service.table_input(model, table, {})
+    assert X.dtype == np.float64 and params == {}
+    assert X.tolist() == [[2.0, 5.0], [3.0, 6.0], [7.5, 9.0]]
+    text = pa.record_batch({"a": pa.array(["1.5", "2"]), "b": pa.array([0.5, 1.0])}).slice(1)
+    assert service.table_input(model, text, {})[0].tolist() == [[2.0, 1.0]]
+    with_null = pa.record_batch({"a": pa.array([1.0, None]), "b": pa.array([1.0, 2.0])})
+    assert service.table_input(model, with_null, {}) is None  # the records way names it

@@ -11,6 +11,7 @@ from pld_core.cli import command_config, command_plugins, common_options, make_c
 from pld_core.config import Config, get_config, initialize_config, load_config, use_config
 from pld_core.converters import MAX_VERSION, VERSION, to_bool, to_float, to_int, to_str, to_version
 from pld_core.decorators import decorate
+from pld_core.deferred import DeferredModel, deferred_unpickling
 from pld_core.encoding import decode, encode, encode_text
 from pld_core.envelope import (
     JSON_MIMETYPE,
@@ -106,6 +107,7 @@ __all__ = [
     "ConfigError",
     "CrossValidationGenerator",
     "DatasetLoader",
+    "DeferredModel",
     "Endpoint",
     "InProcessJobs",
     "InputError",
@@ -139,6 +141,7 @@ __all__ = [
     "data_metadata",
     "decode",
     "decorate",
+    "deferred_unpickling",
     "describe_error",
     "describe_plugins",
     "distribution_versions",

@@ -47,18 +47,20 @@ class CliState:
             self.pm = get_plugin_manager()
         return self.pm
 
-    def config(self, mode: str | None = FIT_MODE) -> Config:
+    def config(self, mode: str | None = FIT_MODE, lazy: bool | None = None) -> Config:
         """Load the config once per command run (fit mode for offline commands).
 
         Offline commands that are not tasks (``pld list``, ``pld admin``, ``pld upgrade``...)
         load it lazily: an entry is built when the command uses it, so they build the
         persister, not the model, and never import the model's libraries. Tasks and serving
         build every entry, as Palladium did: a config may hold an entry only for what
-        building it does (a dask ``Client`` that the grid search then uses).
+        building it does (a dask ``Client`` that the grid search then uses). ``lazy`` says
+        otherwise (``pld predict`` reads a stored model, it builds no ``model``).
         """
         if self._config is None:
             extra = {"__mode__": mode} if mode else {}
-            lazy = mode == FIT_MODE and not self._running_a_task()
+            if lazy is None:
+                lazy = mode == FIT_MODE and not self._running_a_task()
             self._config = load_config(self.config_path, plugins=self.plugins(), lazy=lazy, **extra)
             use_config(self._config)
             if self.debug:
@@ -233,13 +235,14 @@ def main(
     cli.main(args=list(args) if args is not None else None, prog_name=prog_name)
 
 
-def command_config(mode: str | None = FIT_MODE) -> Config:
+def command_config(mode: str | None = FIT_MODE, lazy: bool | None = None) -> Config:
     """The config of the running ``pld`` command: its ``--config``, else the environment.
 
     For commands that plugins add through ``pld_register_commands``; ``mode=None`` loads it
-    for serving. Loaded once per command run.
+    for serving. Loaded once per command run. ``lazy=True`` builds each entry when the command
+    first uses it (default: so for fit-mode commands that are not tasks).
     """
-    return click.get_current_context().ensure_object(CliState).config(mode)
+    return click.get_current_context().ensure_object(CliState).config(mode, lazy)
 
 
 def command_plugins() -> pluggy.PluginManager:

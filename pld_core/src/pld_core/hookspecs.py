@@ -24,6 +24,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from pld_core.deferred import DeferredModel
     from pld_core.interfaces import DatasetLoader, ModelPersister
     from pld_core.jobs import JobStore
     from pld_core.tasks import Task
@@ -248,6 +249,24 @@ def pld_serve_model(model: Any, config: Any) -> Any:
     :param model: The model as read from the store, with its ``__metadata__``.
     :param config: The configuration being served.
     :return: The object to predict with, or ``None`` to let the next plugin answer.
+    """
+
+
+@hookspec(firstresult=True)
+def pld_serve_stored(model: DeferredModel, config: Any) -> Any:
+    """What to predict with for a version that has not been unpickled, or ``None``.
+
+    Asked before :func:`pld_serve_model` where pld defers unpickling (``pld predict``, inside
+    :func:`~pld_core.deferred_unpickling`), once per model. ``model`` is a
+    :class:`~pld_core.DeferredModel`: its ``__metadata__`` is the stored metadata, attachments
+    checked against their digests; ``model.load()`` unpickles the Python model (once) and is
+    for what the answer cannot do itself. pld-plugins' ``compiled`` plugin answers with the
+    version's verified ONNX form, so a batch run never imports scikit-learn. With no answer,
+    pld unpickles the model and asks :func:`pld_serve_model` as usual.
+
+    :param model: The checked, not yet unpickled version (a :class:`~pld_core.DeferredModel`).
+    :param config: The configuration being served.
+    :return: The object to predict with (as for :func:`pld_serve_model`), or ``None``.
     """
 
 

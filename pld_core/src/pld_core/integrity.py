@@ -24,6 +24,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+from pld_core.deferred import DeferredModel, deferring
 from pld_core.errors import ConfigError, PldError
 
 __all__ = [
@@ -181,6 +182,10 @@ def open_model(
     HMAC catches tampering, another version's bytes and another store's. Stores written by
     Palladium carry no digest: without a key their models load unchecked.
 
+    Inside :func:`~pld_core.deferred_unpickling`, without a signing key, the checked version
+    comes back as a :class:`~pld_core.DeferredModel` that unpickles when first needed: the
+    signature covers the pickle alone, so with a key nothing is served that was not unpickled.
+
     :raises ModelIntegrityError: any check fails; nothing was unpickled.
     """
     where = where or store
@@ -201,13 +206,22 @@ def open_model(
     key = signing_key()
     if key is not None:
         _check_signature(key, stored, store, actual, label)
+    elif deferring():
+        metadata = {**stored.metadata, "version": stored.version}
+        metadata.update(_checked_attachments(stored.metadata, stored.metadata, label))
+        return DeferredModel(metadata, lambda: _unpickle(data, stored, label))
+    return _unpickle(data, stored, label)
+
+
+def _unpickle(data: bytes, stored: StoredModel, label: str) -> Any:
+    """The model of the checked bytes ``data``, its metadata completed from ``stored``."""
     with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
-        model = pickle.load(stream)  # noqa: S301 -- checked above; see docs/storage.md
+        model = pickle.load(stream)  # noqa: S301 -- checked first; see docs/storage.md
     with suppress(AttributeError, TypeError):
         current = dict(getattr(model, "__metadata__", None) or {})
         current["version"] = stored.version
-        if recorded is not None:
-            current[DIGEST] = recorded
+        if stored.metadata.get(DIGEST) is not None:
+            current[DIGEST] = stored.metadata[DIGEST]
         if stored.metadata.get(SIGNATURE) is not None:
             current[SIGNATURE] = stored.metadata[SIGNATURE]
         current.update(_checked_attachments(stored.metadata, current, label))

@@ -13,6 +13,9 @@ stops a server from starting: the source starts empty, :meth:`ModelSource.get` r
 
 Once per model, the ``pld_serve_model`` hook may name another object to predict with (a
 compiled form of the model); ``get()`` returns it, and :meth:`ModelSource.served_by` says which.
+A model read inside :func:`~pld_core.deferred_unpickling` is first offered, not yet
+unpickled, to the ``pld_serve_stored`` hook; without an answer it is unpickled here, before
+it serves.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pld_core.config import Config
+from pld_core.deferred import DeferredModel
 from pld_core.errors import ConfigError, NoModelError
 from pld_core.interfaces import CachingModelPersister
 from pld_core.steps import read_model
@@ -54,7 +58,8 @@ class ModelSource:
         self.current: Callable[[], Any]
         #: (model, what predicts for it, what that is): decided once per model object.
         self._serving: tuple[Any, Any, str] = (None, None, PYTHON)
-        self._serve_hook = _serve_hook(config)
+        self._serve_hook = _hook(config, "pld_serve_model")
+        self._stored_hook = _hook(config, "pld_serve_stored")
         #: Whether the persister keeps the model (and reports it under ``/alive`` itself).
         self.caching = False
         if isinstance(self.persister, CachingModelPersister) and version is None:
@@ -97,20 +102,32 @@ class ModelSource:
         return self._serving[2]
 
     def _serve(self, model: Any) -> Any:
-        """What predicts for ``model``: the ``pld_serve_model`` hook's answer, or the model."""
+        """What predicts for ``model``: the ``pld_serve_stored`` hook's answer for a model not
+        unpickled yet, else the ``pld_serve_model`` hook's, else the model."""
+        answer, kept = None, model
+        if isinstance(model, DeferredModel):
+            answer = self._ask(self._stored_hook, model)
+            if answer is None:
+                model = model.load()
+        if answer is None:
+            answer = self._ask(self._serve_hook, model)
         served, by = model, PYTHON
-        if self._serve_hook is not None:
-            try:
-                answer = self._serve_hook(model=model, config=self.config)
-            except ConfigError:  # the configuration is wrong: say so, as for loading
-                raise
-            except Exception:
-                logger.exception("pld_serve_model failed; serving the model itself")
-                answer = None
-            if answer is not None:
-                served, by = answer, str(getattr(answer, "served_by", type(answer).__name__))
-        self._serving = (model, served, by)
+        if answer is not None:
+            served, by = answer, str(getattr(answer, "served_by", type(answer).__name__))
+        self._serving = (kept, served, by)
         return served
+
+    def _ask(self, hook: Callable[..., Any] | None, model: Any) -> Any:
+        """``hook``'s answer for ``model``; ``None`` without one, or when it fails."""
+        if hook is None:
+            return None
+        try:
+            return hook(model=model, config=self.config)
+        except ConfigError:  # the configuration is wrong: say so, as for loading
+            raise
+        except Exception:
+            logger.exception("%s failed; serving the model itself", hook.name)  # type: ignore[attr-defined]
+            return None
 
     def problem(self) -> str | None:
         """Why the last load failed (the reason ``get`` gives), or ``None``."""
@@ -129,19 +146,19 @@ class ModelSource:
             return self.persister.update_cache()
         try:
             model = read_model(self.config, self.version, self.key)
+            self._serve(model)  # before it serves, so the first request does not wait
         except Exception as exc:
             self._error = str(exc) if isinstance(exc, LookupError) else _describe(exc)
             raise
-        self._serve(model)  # before it serves, so the first request does not wait
         self._model, self.loaded_at, self._error = model, datetime.now(UTC), None
         return model
 
 
-def _serve_hook(config: Config) -> Callable[..., Any] | None:
-    """The ``pld_serve_model`` hook, or ``None`` when no plugin implements it."""
+def _hook(config: Config, name: str) -> Callable[..., Any] | None:
+    """The hook ``name``, or ``None`` when no plugin implements it."""
     if config.plugins is None:
         return None
-    hook = config.plugins.hook.pld_serve_model
+    hook = getattr(config.plugins.hook, name)
     return hook if hook.get_hookimpls() else None
 
 

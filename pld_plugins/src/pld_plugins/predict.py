@@ -201,7 +201,7 @@ class PredictService(PredictServiceInterface):
                 column = pyarrow.compute.cast(column, pyarrow.float64())
             except pyarrow.ArrowInvalid:  # text that is not a number: let the checks speak
                 return None
-            columns.append(column.to_numpy(zero_copy_only=False))
+            columns.append(_float_values(column))
         return numpy.column_stack(columns), self.params_from_data(model, query)
 
     def predict_records(self, model: Any, records: Any, query: Mapping[str, Any]) -> Any:
@@ -287,6 +287,24 @@ class PredictService(PredictServiceInterface):
     def __call__(self, model: Any, request: Request) -> Response:
         """Answer one HTTP request with ``model`` (Palladium's call), on pld's predict path."""
         return PredictPath(self, lambda: model).answer(request)
+
+
+def _float_values(column: Any) -> Any:
+    """The values of a float64 Arrow column without nulls, as numpy arrays over its buffers.
+
+    pyarrow's own ``to_numpy`` imports pandas (half a second) on its first call, which a
+    ``pld predict`` that never needs pandas would pay for nothing.
+    """
+    import numpy
+    import pyarrow
+
+    chunks = column.chunks if isinstance(column, pyarrow.ChunkedArray) else [column]
+    parts = [
+        numpy.frombuffer(chunk.buffers()[1], numpy.float64, len(chunk), chunk.offset * 8)
+        for chunk in chunks
+        if len(chunk)
+    ]
+    return parts[0] if len(parts) == 1 else numpy.concatenate(parts)
 
 
 def _converters(

@@ -11,6 +11,9 @@ with the version — as the attachment ``model.onnx``, so the digest and the sig
 When a version with a verified ONNX form is served, ``pld_serve_model`` answers with an
 :class:`~pld_plugins.compiled.onnx.OnnxModel`: one onnxruntime session built when the model
 is loaded, one ``run`` per prediction. ``/alive`` says ``served_by``, ``pld list`` too.
+``pld predict`` reads its model without unpickling it (``pld_serve_stored``): the record
+holds the model's columns and classes, so the ONNX form serves a batch without scikit-learn;
+the Python model is unpickled only if a batch needs it (a fallback, below).
 
 This module is what every ``pld`` command loads; numpy, skl2onnx and onnxruntime are imported
 by its submodules only when a version is compiled or served.
@@ -26,7 +29,14 @@ from typing import Any
 from pld_core import ATTACHMENT_PREFIX, ModelPersister, hookimpl, load_data
 from pld_plugins.compiled.settings import Settings
 
-__all__ = ["ATTACHMENT", "COMPILED", "SERVED_BY", "pld_serve_model", "pld_write_model"]
+__all__ = [
+    "ATTACHMENT",
+    "COMPILED",
+    "SERVED_BY",
+    "pld_serve_model",
+    "pld_serve_stored",
+    "pld_write_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +46,9 @@ COMPILED = "compiled"
 SERVED_BY = "served_by"
 #: The attachment holding the ONNX bytes.
 ATTACHMENT = ATTACHMENT_PREFIX + "model.onnx"
+#: What the record says of the model (trained column names, a classifier's classes), so its
+#: ONNX form can serve before the Python model is unpickled.
+DESCRIBED = frozenset({"columns", "classes"})
 
 
 @hookimpl(wrapper=True)
@@ -51,6 +64,17 @@ def pld_write_model(
 @hookimpl
 def pld_serve_model(model: Any, config: Any) -> Any:
     """The version's verified ONNX form, loaded; ``None`` (the model itself) without one."""
+    return _onnx_form(model, config, from_record=False)
+
+
+@hookimpl
+def pld_serve_stored(model: Any, config: Any) -> Any:
+    """The verified ONNX form of a version not unpickled yet (``pld predict``), when its record
+    describes the model (columns, classes); the Python model unpickles only for a fallback."""
+    return _onnx_form(model, config, from_record=True)
+
+
+def _onnx_form(model: Any, config: Any, from_record: bool) -> Any:
     metadata = getattr(model, "__metadata__", None) or {}
     compiled = metadata.get(COMPILED)
     if not isinstance(compiled, dict) or compiled.get("verified") is not True:
@@ -58,6 +82,8 @@ def pld_serve_model(model: Any, config: Any) -> Any:
     settings = Settings.from_config(config)
     if not settings.serve:
         return None
+    if from_record and not DESCRIBED.issubset(compiled):
+        return None  # compiled before pld recorded them: serve it once unpickled
     version = metadata.get("version")
     text = metadata.get(ATTACHMENT)
     if not isinstance(text, str):
@@ -67,7 +93,11 @@ def pld_serve_model(model: Any, config: Any) -> Any:
         from pld_plugins.compiled.onnx import OnnxModel
 
         served = OnnxModel.load(
-            model, base64.b64decode(text), compiled["outputs"], settings.threads
+            model,
+            base64.b64decode(text),
+            compiled["outputs"],
+            settings.threads,
+            compiled if from_record else None,
         )
     except ImportError as exc:
         logger.warning(

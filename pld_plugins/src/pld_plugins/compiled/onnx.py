@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy
 
+from pld_plugins.compiled import DESCRIBED
 from pld_plugins.compiled.settings import Settings
 from pld_plugins.compiled.verify import compare
 
@@ -87,6 +88,7 @@ def compile_model(
         "verified": True,
         "max_rel_diff": worst,
         "outputs": outputs,
+        **_described(model),
         "versions": {"skl2onnx": skl2onnx.__version__, "onnxruntime": onnxruntime.__version__},
     }
     return record, data
@@ -117,7 +119,13 @@ class OnnxModel:
     #: What ``/alive`` reports as serving.
     served_by = RUNTIME
 
-    def __init__(self, model: Any, session: Any, outputs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        model: Any,
+        session: Any,
+        outputs: dict[str, Any],
+        described: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.session = session
         self._input = session.get_inputs()[0].name
@@ -125,13 +133,29 @@ class OnnxModel:
             method: ([str(spec["output"])], numpy.dtype(spec["dtype"]), int(spec["ndim"]))
             for method, spec in outputs.items()
         }
-        columns = getattr(model, "feature_names_in_", None)
+        if described is not None and DESCRIBED.issubset(described):
+            columns = described["columns"]
+            if described["classes"] is not None:  # else the model's own, if it has any
+                self.classes_ = numpy.asarray(described["classes"])
+        else:  # ask the model (a record from before pld recorded them)
+            columns = getattr(model, "feature_names_in_", None)
         self._columns = [str(name) for name in columns] if columns is not None else None
 
     @classmethod
-    def load(cls, model: Any, data: bytes, outputs: dict[str, Any], threads: int) -> OnnxModel:
-        """The served form of ``model`` from its verified ONNX bytes."""
-        return cls(model, make_session(data, threads), outputs)
+    def load(
+        cls,
+        model: Any,
+        data: bytes,
+        outputs: dict[str, Any],
+        threads: int,
+        described: dict[str, Any] | None = None,
+    ) -> OnnxModel:
+        """The served form of ``model`` from its verified ONNX bytes.
+
+        :param described: the ``compiled`` record, whose ``columns`` and ``classes`` spare
+            asking the model (which unpickles a :class:`~pld_core.DeferredModel`).
+        """
+        return cls(model, make_session(data, threads), outputs, described)
 
     @property
     def __metadata__(self) -> Any:
@@ -202,6 +226,16 @@ def _convert(model: Any, n_features: int) -> bytes:
         )
     data: bytes = onnx_model.SerializeToString()
     return data
+
+
+def _described(model: Any) -> dict[str, Any]:
+    """The model's trained column names and a classifier's classes, as JSON values."""
+    columns = getattr(model, "feature_names_in_", None)
+    classes = getattr(model, "classes_", None) if _is_classifier(model) else None
+    return {
+        "columns": [str(name) for name in columns] if columns is not None else None,
+        "classes": numpy.asarray(classes).tolist() if classes is not None else None,
+    }
 
 
 def _methods(model: Any) -> list[str]:

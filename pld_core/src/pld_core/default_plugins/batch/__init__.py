@@ -8,7 +8,8 @@ the input row plus its ``prediction``. A batch with a bad sample is split until 
 stands alone: it gets an ``error`` instead of a prediction, and the command reports it and
 exits non-zero once every good row is written.
 
-pyarrow is imported when the command runs, not when pld starts.
+pyarrow is imported when the command runs, not when pld starts. The model is read inside
+:func:`~pld_core.deferred_unpickling`: a version served from its stored form is not unpickled.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pld_core import (
     PldError,
     command_config,
     common_options,
+    deferred_unpickling,
     hookimpl,
     make_predict_path,
 )
@@ -120,8 +122,12 @@ def predict_command(
     partitioned = run.is_partitioned(source)
     if scheduler and not partitioned:
         raise BatchInputError("--scheduler needs a directory or a glob of input files (-i DIR)")
-    config = command_config(mode=None)
-    path = make_predict_path(config, service, ModelSource(config, version=model_version))
+    # Entries are built when used (a stored model predicts: the config's `model` is not
+    # built), and a version a plugin serves from its stored form (a verified ONNX one) is
+    # never unpickled: the run need not import scikit-learn.
+    with deferred_unpickling():
+        config = command_config(mode=None, lazy=True)
+        path = make_predict_path(config, service, ModelSource(config, version=model_version))
     options = {
         "input_format": input_format,
         "output_format": output_format,

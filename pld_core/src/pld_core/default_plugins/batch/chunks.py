@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from pld_core import PredictPath, encode_text, error_text
+from pld_core import PredictPath, error_text
+from pld_core.default_plugins.batch.arrays import as_text, to_arrow
 
 #: A failing slice of at most this many rows is retried row by row rather than halved.
 ROW_BY_ROW = 8
@@ -130,20 +131,13 @@ def as_columns(values: Any) -> list[pa.Array]:
         values = values.to_numpy()
     ndim = getattr(values, "ndim", None)
     if ndim == 2:
-        return [pa.array(values[:, column]) for column in range(values.shape[1])]
+        return [to_arrow(values[:, column]) for column in range(values.shape[1])]
     if ndim == 1:
-        return [_array(values)]
+        return [to_arrow(values)]
     values = list(values)
     if values and all(isinstance(value, list | tuple) for value in values):
-        return [_array(list(column)) for column in zip(*values, strict=True)]
-    return [_array(values)]
-
-
-def _array(values: Any) -> pa.Array:
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: as text, like the JSON output
-        return pa.array([as_text(value) for value in values], pa.string())
+        return [to_arrow(list(column)) for column in zip(*values, strict=True)]
+    return [to_arrow(values)]
 
 
 def prediction_columns(pieces: list[tuple[int, Any]], size: int) -> list[pa.Array]:
@@ -161,7 +155,7 @@ def _fill(arrays: list[tuple[int, pa.Array]], size: int) -> pa.Array:
     """One column of ``size`` rows from arrays placed at their starts, null in the gaps."""
     kinds = {array.type for _, array in arrays if array.type != pa.null()}
     if len(kinds) > 1:  # batches that came back typed differently (ints, then floats)
-        kinds = {_array([value for _, array in arrays for value in array.to_pylist()]).type}
+        kinds = {to_arrow([value for _, array in arrays for value in array.to_pylist()]).type}
     kind = kinds.pop() if kinds else pa.null()
     out: list[pa.Array] = []
     position = 0
@@ -199,9 +193,3 @@ def records_table(records: Sequence[Any]) -> pa.RecordBatch:
 def _empty(rows: int) -> pa.RecordBatch:
     """``rows`` rows without columns (records that were not objects)."""
     return pa.RecordBatch.from_pydict({"": pa.nulls(rows)}).drop_columns([""])
-
-
-def as_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return encode_text(value)

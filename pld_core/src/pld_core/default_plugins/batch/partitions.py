@@ -20,7 +20,13 @@ from concurrent.futures import Executor, Future, as_completed
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
-from pld_core import ModelSource, PredictPath, load_config, make_predict_path
+from pld_core import (
+    ModelSource,
+    PredictPath,
+    deferred_unpickling,
+    load_config,
+    make_predict_path,
+)
 from pld_core.default_plugins.batch.options import BatchInputError, extension_of, format_of
 from pld_core.default_plugins.batch.run import BatchReport, output_format_of, run_batch
 from pld_core.default_plugins.batch.writers import current_umask
@@ -102,8 +108,9 @@ def worker_path(job: PartitionJob) -> PredictPath:
     key = (job.config_files, job.service, job.version)
     with _paths_lock:
         if key not in _paths:
-            config = load_config(list(job.config_files))
-            models = ModelSource(config, version=job.version)
+            with deferred_unpickling():  # as in `pld predict`: see there
+                config = load_config(list(job.config_files))
+                models = ModelSource(config, version=job.version)
             _paths[key] = make_predict_path(config, job.service, models)
         return _paths[key]
 

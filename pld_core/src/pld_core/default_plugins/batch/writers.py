@@ -21,7 +21,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pld_core import encode
-from pld_core.default_plugins.batch.chunks import Scored, as_text
+from pld_core.default_plugins.batch.arrays import as_text
+from pld_core.default_plugins.batch.chunks import Scored
 from pld_core.default_plugins.batch.options import ERROR, PREDICTION, BatchInputError
 
 #: Temporary files are named so; a run that fails removes its own.
