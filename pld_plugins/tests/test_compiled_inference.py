@@ -219,6 +219,7 @@ def test_a_batch_source_serves_the_onnx_form_before_the_model_is_unpickled(tmp_p
     assert isinstance(served, OnnxModel) and isinstance(served.model, DeferredModel)
     assert source.served_by() == "onnx" and served.__metadata__["version"] == 1
     assert served.classes_.tolist() == python.classes_.tolist()  # from the record
+    assert served.classes_.dtype == python.classes_.dtype
     predict = make_predict_path(config, "predict_service", source)
     table = pyarrow.table({name: ROWS[:, i] for i, name in enumerate(FIELDS)})
     assert predict.table_predictions(table).tolist() == python.predict(ROWS).tolist()

@@ -135,8 +135,10 @@ class OnnxModel:
         }
         if described is not None and DESCRIBED.issubset(described):
             columns = described["columns"]
-            if described["classes"] is not None:  # else the model's own, if it has any
-                self.classes_ = numpy.asarray(described["classes"])
+            classes = described["classes"]
+            if classes is not None:  # text as scikit-learn keeps it: objects
+                text = any(isinstance(label, str) for label in classes)
+                self.classes_ = numpy.asarray(classes, dtype=object if text else None)
         else:  # ask the model (a record from before pld recorded them)
             columns = getattr(model, "feature_names_in_", None)
         self._columns = [str(name) for name in columns] if columns is not None else None

@@ -109,7 +109,7 @@ def worker_path(job: PartitionJob) -> PredictPath:
     with _paths_lock:
         if key not in _paths:
             with deferred_unpickling():  # as in `pld predict`: see there
-                config = load_config(list(job.config_files))
+                config = load_config(list(job.config_files), lazy=True)
                 models = ModelSource(config, version=job.version)
             _paths[key] = make_predict_path(config, job.service, models)
         return _paths[key]
