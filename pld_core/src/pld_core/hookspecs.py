@@ -197,7 +197,9 @@ def pld_read_model(persister: ModelPersister, version: int | None) -> Any:
 
     :param persister: The configured model persister.
     :param version: The version to read, or ``None`` for the active one.
-    :return: The model, annotated with its metadata.
+    :return: The model, annotated with its metadata; inside
+        :func:`~pld_core.deferred_unpickling` (``pld predict``) a store's checked
+        :class:`~pld_core.DeferredModel`, unpickled when first needed.
     """
 
 
