@@ -174,17 +174,64 @@ def test_a_changed_attachment_is_refused_when_read(store):
         store.read()
 
 
-def test_with_a_signing_key_the_model_is_unpickled_since_the_signature_covers_the_pickle(
-    request, monkeypatch, unpickled
-):
+def _signed_store(request, monkeypatch) -> MemoryStore:
     monkeypatch.setenv("PLD_MODEL_SIGNING_KEY", "s3cret")
+    MemoryStore.SHELVES.pop(request.node.name, None)
     store = MemoryStore(request.node.name)
     model = SimpleNamespace(threshold=1.0)
-    model.__metadata__ = {"answer": "big"}
+    model.__metadata__ = {"answer": "big", "attachments/compiled.bin": ONNX_LIKE}
     store.activate(store.write(model))
+    return store
+
+
+def test_a_signed_version_waits_too_its_metadata_signed_with_it(request, monkeypatch, unpickled):
+    store = _signed_store(request, monkeypatch)
+    assert store.shelf["versions"][1].metadata["metadata_signature"].startswith("pld-hmac-")
     with deferred_unpickling():
         read = store.read()
-    assert not isinstance(read, DeferredModel) and read.threshold == 1.0 and unpickled == [1]
+    assert isinstance(read, DeferredModel) and unpickled == []
+    assert read.__metadata__["answer"] == "big" and read.load().threshold == 1.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"answer": "small"},  # what a stand-in would serve
+        {"attachments/compiled.bin": base64.b64encode(b"planted").decode()},
+        {"metadata_signature": None},  # signed before pld signed metadata
+    ],
+    ids=["a value", "an attachment and nothing else", "no metadata signature"],
+)
+def test_signed_metadata_that_changed_is_not_trusted_the_model_is_unpickled(
+    request, monkeypatch, unpickled, change
+):
+    store = _signed_store(request, monkeypatch)
+    stored = store.shelf["versions"][1]
+    metadata = {k: v for k, v in {**stored.metadata, **change}.items() if v is not None}
+    store.shelf["versions"][1] = StoredModel(1, stored.data, metadata)
+    with deferred_unpickling():
+        if "attachments/compiled.bin" in change:  # the pickle's digest of it catches it
+            with pytest.raises(ModelIntegrityError, match="compiled.bin"):
+                store.read()
+            return
+        read = store.read()
+    assert not isinstance(read, DeferredModel) and unpickled == [1]
+    assert read.__metadata__["answer"] == "big"  # the pickle's own metadata, as signed
+
+
+def test_pld_admin_sign_signs_the_metadata_too(request, monkeypatch, unpickled):
+    monkeypatch.delenv("PLD_MODEL_SIGNING_KEY", raising=False)
+    MemoryStore.SHELVES.pop(request.node.name, None)
+    store = MemoryStore(request.node.name)
+    model = SimpleNamespace(threshold=3.0)
+    model.__metadata__ = {"answer": "big"}
+    unsigned = store.write(model)
+    monkeypatch.setenv("PLD_MODEL_SIGNING_KEY", "s3cret")
+    signed = store.sign(unsigned)
+    with deferred_unpickling():
+        read = store.read(signed)
+    assert isinstance(read, DeferredModel) and read.__metadata__["signed_from"] == unsigned
+    assert unpickled == [] and read.load().threshold == 3.0
 
 
 def _config(pm, write_config, shelf: str) -> Any:

@@ -20,7 +20,7 @@ SERVERS = {
     ),
     "mariadb": os.environ.get("PLD_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
-TABLES = ("model_chunks", "models", "properties")
+TABLES = ("model_attachments", "model_chunks", "models", "properties")
 
 
 @dataclass(frozen=True)

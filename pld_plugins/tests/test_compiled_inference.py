@@ -206,9 +206,14 @@ def test_pld_predict_never_unpickles_a_compiled_version_nor_imports_scikit_learn
             assert read(target).column("prediction").to_pylist() == expected
 
 
-def test_a_batch_source_serves_the_onnx_form_before_the_model_is_unpickled(tmp_path):
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_a_batch_source_serves_the_onnx_form_before_the_model_is_unpickled(
+    tmp_path, monkeypatch, signed
+):
     import pyarrow
 
+    if signed:  # the metadata signature vouches for the record and the ONNX form
+        monkeypatch.setenv("PLD_MODEL_SIGNING_KEY", "s3cret")
     path = write_config(tmp_path, "cached-update")
     fitted(path)
     python = stored_model(path)

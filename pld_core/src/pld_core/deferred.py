@@ -3,8 +3,8 @@
 Unpickling a scikit-learn model imports scikit-learn, scipy and pandas: most of a short
 ``pld predict`` run. A version whose stored metadata already holds everything that serves it
 (a verified compiled form) need not pay that. Inside :func:`deferred_unpickling`, a
-:class:`~pld_core.ModelStore` checks a version's bytes as always (digest; with signing the
-model is unpickled as before, since the signature covers the pickle alone) and hands back a
+:class:`~pld_core.ModelStore` checks a version's bytes as always (digest, signature; with
+signing, the metadata's own signature too, else it unpickles as before) and hands back a
 :class:`DeferredModel`: its ``__metadata__`` is the stored metadata, its attachments checked
 against their recorded digests, and :meth:`DeferredModel.load` unpickles the checked bytes
 once, when first needed. Any other attribute loads it too, so code that did not ask for a

@@ -5,7 +5,9 @@ records beside them a SHA-256 digest and — with ``PLD_MODEL_SIGNING_KEY`` set 
 the store's identity, the version and the digest. Reading checks both **before** unpickling,
 so a corrupt, tampered, unsigned, replayed (another version's bytes) or moved (another
 store's bytes) model is refused and never executed. Persisters that store bytes
-(:class:`~pld_core.ModelStore`) get this without doing anything for it.
+(:class:`~pld_core.ModelStore`) get this without doing anything for it. A second HMAC,
+``metadata_signature``, covers the metadata stored beside the bytes, so that a signed version
+can be served from its metadata and attachments before it is unpickled (``pld predict``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ __all__ = [
 SIGNING_KEY_VARIABLE = "PLD_MODEL_SIGNING_KEY"
 DIGEST = "digest"
 SIGNATURE = "signature"
+#: An HMAC over everything else stored beside the bytes: lets a signed version be served
+#: from its metadata and attachments before it is unpickled (``deferred_unpickling``).
+METADATA_SIGNATURE = "metadata_signature"
 #: Metadata keys ``attachments/<name>`` hold base64 text (Palladium 1.2.3's model
 #: attachments): kept out of the pickle, handed to the store beside it, put back on reading.
 ATTACHMENT_PREFIX = "attachments/"
@@ -138,6 +143,38 @@ def _signature(key: bytes, store: str, version: int, digest: str) -> str:
     return _SIGNATURE_PREFIX + hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def _metadata_signature(key: bytes, store: str, version: int, metadata: Mapping[str, Any]) -> str:
+    """The HMAC over ``metadata`` (without its signatures) as stored for ``version``; ``""``
+    when it has no canonical JSON form (NaN): such a version is unpickled before it serves."""
+    signed = {k: v for k, v in metadata.items() if k not in (SIGNATURE, METADATA_SIGNATURE)}
+    try:
+        text = json.dumps(signed, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return ""
+    message = "\0".join(("pld-metadata", store, str(version), text)).encode()
+    return _SIGNATURE_PREFIX + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _with_metadata_signature(
+    metadata: dict[str, Any], key: bytes | None, store: str, version: int
+) -> dict[str, Any]:
+    """``metadata`` as a store keeps it, signed as a whole when there is a key."""
+    metadata = {k: v for k, v in metadata.items() if k != METADATA_SIGNATURE}
+    if key is not None:
+        signature = _metadata_signature(key, store, version, metadata)
+        if signature:
+            metadata[METADATA_SIGNATURE] = signature
+    return metadata
+
+
+def _metadata_is_signed(key: bytes, stored: StoredModel, store: str) -> bool:
+    """Whether the stored metadata is exactly what was signed with the model (stores that
+    change it, and versions signed before pld signed metadata, are unpickled first)."""
+    given = stored.metadata.get(METADATA_SIGNATURE)
+    expected = _metadata_signature(key, store, stored.version, stored.metadata)
+    return isinstance(given, str) and bool(expected) and hmac.compare_digest(given, expected)
+
+
 def seal(data: bytes, version: int, store: str) -> dict[str, str]:
     """What a store records beside a model's bytes: their digest, and an HMAC when signing."""
     digest = digest_of(data)
@@ -160,13 +197,17 @@ def prepare_model(model: Any, store: str) -> Callable[[int], StoredModel]:
         metadata = dict(getattr(model, "__metadata__", None) or {})
         metadata.pop(DIGEST, None)  # a digest from an earlier store describes other bytes
         metadata.pop(SIGNATURE, None)
+        metadata.pop(METADATA_SIGNATURE, None)
         attachments = _take_attachments(metadata)  # kept out of the pickle
         metadata["version"] = version
         model.__metadata__ = metadata
         data = dump_model(model)
         sealed = seal(data, version, store)
         model.__metadata__ = {**metadata, **sealed, **attachments}
-        return StoredModel(version, data, _jsonable(model.__metadata__))
+        stored = _with_metadata_signature(
+            _jsonable(model.__metadata__), signing_key(), store, version
+        )
+        return StoredModel(version, data, stored)
 
     return make
 
@@ -182,9 +223,10 @@ def open_model(
     HMAC catches tampering, another version's bytes and another store's. Stores written by
     Palladium carry no digest: without a key their models load unchecked.
 
-    Inside :func:`~pld_core.deferred_unpickling`, without a signing key, the checked version
-    comes back as a :class:`~pld_core.DeferredModel` that unpickles when first needed: the
-    signature covers the pickle alone, so with a key nothing is served that was not unpickled.
+    Inside :func:`~pld_core.deferred_unpickling` the checked version comes back as a
+    :class:`~pld_core.DeferredModel` that unpickles when first needed — with a signing key
+    only if its stored metadata (what serves it then) carries a valid ``metadata_signature``
+    too; otherwise it is unpickled here, as outside the block.
 
     :raises ModelIntegrityError: any check fails; nothing was unpickled.
     """
@@ -206,7 +248,7 @@ def open_model(
     key = signing_key()
     if key is not None:
         _check_signature(key, stored, store, actual, label)
-    elif deferring():
+    if deferring() and (key is None or _metadata_is_signed(key, stored, store)):
         metadata = {**stored.metadata, "version": stored.version}
         metadata.update(_checked_attachments(stored.metadata, stored.metadata, label))
         return DeferredModel(metadata, lambda: _unpickle(data, stored, label))
@@ -324,10 +366,11 @@ def reseal(stored: StoredModel, store: str) -> Callable[[int], StoredModel]:
         )
 
     def make(version: int) -> StoredModel:
-        metadata = {k: v for k, v in stored.metadata.items() if k not in (DIGEST, SIGNATURE)}
+        skipped = (DIGEST, SIGNATURE, METADATA_SIGNATURE)
+        metadata = {k: v for k, v in stored.metadata.items() if k not in skipped}
         metadata.update(version=version, signed_from=stored.version, digest=digest)
         metadata[SIGNATURE] = _signature(key, store, version, digest)
-        return StoredModel(version, data, metadata)
+        return StoredModel(version, data, _with_metadata_signature(metadata, key, store, version))
 
     return make
 

@@ -156,6 +156,9 @@ class ModelStore(ModelPersister):
     def read_bytes(self, version: int | None) -> StoredModel:
         """The stored bytes and metadata of ``version``, or of the active one for ``None``.
 
+        Hand the metadata back exactly as ``prepare`` gave it: its ``metadata_signature`` then
+        holds, and ``pld predict`` may serve a signed version before unpickling it.
+
         :raises LookupError: no such version, or no active model.
         """
 

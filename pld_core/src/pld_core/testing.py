@@ -55,6 +55,7 @@ from typing import Any
 import pluggy
 import pytest
 
+from pld_core.deferred import DeferredModel, deferred_unpickling
 from pld_core.integrity import SIGNING_KEY_VARIABLE, digest_of
 from pld_core.interfaces import ModelPersister, ModelStore, annotate
 from pld_core.plugins import get_plugin_manager
@@ -616,6 +617,27 @@ class PersisterContract:
         assert persister.read(version).__metadata__["version"] == version  # signature checks
         persister.activate(version)
         assert persister.read_bytes(None).version == version
+
+    def test_a_signed_version_keeps_its_metadata_exactly(
+        self, persister: ModelPersister, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Metadata and attachments come back as written, so their signature holds and a
+        version can be served before it is unpickled (``deferred_unpickling``)."""
+        if not isinstance(persister, ModelStore):
+            pytest.skip(
+                f"{type(persister).__name__} is no pld_core.ModelStore: it is handed models, "
+                "not bytes (a wrapper's store is tested on its own)"
+            )
+        monkeypatch.setenv(SIGNING_KEY_VARIABLE, "contract-key")
+        model = make_model(score=0.25)
+        model.__metadata__["attachments/contract.txt"] = "aGVsbG8="
+        version = persister.write(model)
+        with deferred_unpickling():
+            deferred = persister.read(version)
+        assert isinstance(deferred, DeferredModel), "the stored metadata changed on its way"
+        assert not deferred.is_loaded
+        assert deferred.__metadata__["attachments/contract.txt"] == "aGVsbG8="
+        assert deferred.load().__metadata__["version"] == version
 
     def test_list_properties_are_strings(
         self, persister: ModelPersister, make_model: MakeModel
