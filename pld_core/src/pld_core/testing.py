@@ -601,34 +601,24 @@ class PersisterContract:
         self, persister: ModelPersister, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """pld checks digest and signature on every read: a ModelStore hands both back."""
-        if not isinstance(persister, ModelStore):
-            pytest.skip(
-                f"{type(persister).__name__} is no pld_core.ModelStore: it is handed models, "
-                "not bytes (a wrapper's store is tested on its own)"
-            )
-        monkeypatch.setenv(SIGNING_KEY_VARIABLE, "contract-key")
+        store = _signing_byte_store(persister, monkeypatch)
         model = make_model(score=0.5)
-        version = persister.write(model)
-        stored = persister.read_bytes(version)
+        version = store.write(model)
+        stored = store.read_bytes(version)
         assert stored.version == version
         assert digest_of(bytes(stored.data)) == model.__metadata__["digest"]
         assert stored.metadata["digest"] == model.__metadata__["digest"]
         assert stored.metadata["signature"] == model.__metadata__["signature"]
         assert persister.read(version).__metadata__["version"] == version  # signature checks
-        persister.activate(version)
-        assert persister.read_bytes(None).version == version
+        store.activate(version)
+        assert store.read_bytes(None).version == version
 
     def test_a_signed_version_keeps_its_metadata_exactly(
         self, persister: ModelPersister, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """Metadata and attachments come back as written, so their signature holds and a
         version can be served before it is unpickled (``deferred_unpickling``)."""
-        if not isinstance(persister, ModelStore):
-            pytest.skip(
-                f"{type(persister).__name__} is no pld_core.ModelStore: it is handed models, "
-                "not bytes (a wrapper's store is tested on its own)"
-            )
-        monkeypatch.setenv(SIGNING_KEY_VARIABLE, "contract-key")
+        _signing_byte_store(persister, monkeypatch)
         model = make_model(score=0.25)
         model.__metadata__["attachments/contract.txt"] = "aGVsbG8="
         version = persister.write(model)
@@ -827,3 +817,14 @@ class PersisterContract:
         assert sorted(_versions(persister)) == sorted(written)
         for version in written:
             assert persister.read(version).__metadata__["version"] == version
+
+
+def _signing_byte_store(persister: ModelPersister, monkeypatch: pytest.MonkeyPatch) -> ModelStore:
+    """``persister`` as a byte store (else the test is skipped), signing what it writes."""
+    if not isinstance(persister, ModelStore):
+        pytest.skip(
+            f"{type(persister).__name__} is no pld_core.ModelStore: it is handed models, "
+            "not bytes (a wrapper's store is tested on its own)"
+        )
+    monkeypatch.setenv(SIGNING_KEY_VARIABLE, "contract-key")
+    return persister
