@@ -98,12 +98,18 @@ def pld_script() -> str:
     return str(Path(sys.executable).parent / "pld")
 
 
+def environment(config: str) -> dict[str, str]:
+    """This process's environment with ``config`` as the only pld config."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
+    env["PLD_CONFIG"] = config
+    return env
+
+
 def run(
     folder: Path, command: list[str], check: bool = False, config: str = ONNX_CONFIG
 ) -> tuple[float, float]:
     """Wall seconds and CPU seconds (user + system) of the command's process."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
-    env["PLD_CONFIG"] = config
+    env = environment(config)
     start = time.perf_counter()
     process = subprocess.Popen(
         command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -197,8 +203,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 def peak_rss(folder: Path, command: list[str]) -> int:
     """The peak RSS (KiB) of ``command``'s process alone."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PLD_CONFIG", "PALLADIUM_CONFIG")}
-    env["PLD_CONFIG"] = ONNX_CONFIG
+    env = environment(ONNX_CONFIG)
     done = subprocess.run(
         [sys.executable, "-c", LAUNCHER, *command],
         cwd=folder,

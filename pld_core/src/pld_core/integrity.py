@@ -159,7 +159,7 @@ def _with_metadata_signature(
     metadata: dict[str, Any], key: bytes | None, store: str, version: int
 ) -> dict[str, Any]:
     """``metadata`` as a store keeps it, signed as a whole when there is a key."""
-    metadata = {k: v for k, v in metadata.items() if k != METADATA_SIGNATURE}
+    metadata = dict(metadata)
     if key is not None:
         signature = _metadata_signature(key, store, version, metadata)
         if signature:
@@ -249,8 +249,8 @@ def open_model(
     if key is not None:
         _check_signature(key, stored, store, actual, label)
     if deferring() and (key is None or _metadata_is_signed(key, stored, store)):
+        _checked_attachments(stored.metadata, stored.metadata, label)  # raises on a changed one
         metadata = {**stored.metadata, "version": stored.version}
-        metadata.update(_checked_attachments(stored.metadata, stored.metadata, label))
         return DeferredModel(metadata, lambda: _unpickle(data, stored, label))
     return _unpickle(data, stored, label)
 
